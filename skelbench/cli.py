@@ -1,0 +1,208 @@
+"""Command line: a thin Click layer over ``skelbench.api`` (torch is imported lazily)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _load_plugins(plugins) -> None:
+    from .registry import load_entry_point_plugins, load_plugin
+    load_entry_point_plugins()
+    for spec in plugins:
+        load_plugin(spec)
+
+
+def _load_all(plugins=()) -> None:
+    from . import data, methods, protocols  # noqa: F401  (fill the registries)
+    _load_plugins(plugins)
+
+
+plugin_option = click.option(
+    "--plugin", "plugins", multiple=True, metavar="MODULE_OR_FILE",
+    help="Import a module or .py file that registers methods/backbones/datasets (repeatable).")
+
+
+class FriendlyErrors(click.Group):
+    """Known user errors print one line, not a traceback."""
+
+    def invoke(self, ctx):
+        from .config import ConfigError
+        from .registry import RegistryError
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, RegistryError, FileNotFoundError) as e:
+            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            from .train import CheckpointError, NonFiniteLoss
+            if isinstance(e, (NonFiniteLoss, CheckpointError, ValueError)):
+                raise click.ClickException(f"{type(e).__name__}: {e}") from None
+            raise
+
+
+@click.group(cls=FriendlyErrors)
+@click.version_option(package_name="skelbench")
+def main():
+    """skelbench: self-supervised skeleton action recognition, benchmarked one way."""
+
+
+@main.command("list")
+@click.argument("kind", type=click.Choice(["methods", "backbones", "datasets", "protocols"]))
+@click.argument("pattern", default="*")
+@plugin_option
+def list_cmd(kind, pattern, plugins):
+    """List registered methods (recipes), backbones, datasets (splits) or protocols."""
+    import fnmatch
+    _load_all(plugins)
+    from . import config as C
+    from .registry import REGISTRIES
+    if kind == "methods":
+        for name in C.recipe_names():
+            if fnmatch.fnmatch(name, pattern):
+                recipe = C.load_recipe(name)
+                click.echo(f"{name:<22} class={recipe['class']:<14} {recipe.get('description', '')}")
+        plugin_only = [n for n in REGISTRIES["methods"].names(pattern) if n not in C.recipe_names()]
+        for name in plugin_only:
+            click.echo(f"{name:<22} (registered class without a recipe in methods/)")
+    elif kind == "datasets":
+        for name, card_path in C.card_paths().items():
+            card = C.load_yaml(card_path)
+            for split in card.get("splits", {}):
+                if fnmatch.fnmatch(split, pattern) or fnmatch.fnmatch(name, pattern):
+                    click.echo(f"{split:<18} dataset={name:<8} frames={card.get('frames', 50)}  "
+                               f"{card.get('description', '')}")
+    else:
+        for name in REGISTRIES[kind].names(pattern):
+            doc = (REGISTRIES[kind].get(name).__doc__ or "").strip().splitlines()
+            click.echo(f"{name:<22} {doc[0] if doc else ''}")
+
+
+@main.command()
+@click.option("--method", "methods", default="skeletonclr", show_default=True,
+              help="Recipe name(s) from methods/, comma-separated.")
+@click.option("--protocol", "protocols", default="linear", show_default=True,
+              help="Protocol(s), comma-separated.")
+@click.option("--dataset", "datasets", default="synth-xsub", show_default=True,
+              help="Split(s) or dataset(s), comma-separated.")
+@click.option("--backbone", "backbones", default=None,
+              help="Backbone(s), comma-separated (default: the recipe's).")
+@click.option("--stream", "streams", default="joint", show_default=True,
+              help="joint, motion or bone; comma-separated.")
+@click.option("--seeds", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a resolved config value, e.g. --set pretrain.epochs=10 (repeatable).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=None,
+              help="Where records go (default: results/ in the project).")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue an interrupted pretraining of the same config and seed.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved plan and exit.")
+@plugin_option
+def run(methods, protocols, datasets, backbones, streams, seeds, overrides, device, results_dir,
+        resume, dry_run, plugins):
+    """Pretrain (or reuse a pretraining) and run protocols; print the results."""
+    _load_all(plugins)
+    import itertools
+
+    import yaml
+
+    from . import config as C
+    try:
+        seed_list = [int(s) for s in _split_list(seeds)]
+    except ValueError:
+        raise click.BadParameter(f"{seeds!r}: expected integers such as 0,1,2", param_hint="--seeds")
+    cells = []
+    for method, dataset, backbone, stream in itertools.product(
+            _split_list(methods), _split_list(datasets),
+            _split_list(backbones) if backbones else [None], _split_list(streams)):
+        cfg = C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides)
+        cells.append(cfg)
+    plist = _split_list(protocols)
+    if dry_run:
+        for cfg in cells:
+            click.echo(f"# {cfg['method']} on {cfg['data']['split']} ({cfg['data']['stream']}), "
+                       f"seeds {seed_list}, protocols {plist}, "
+                       f"pretrain hash {C.config_hash(C.pretrain_section(cfg))[:12]}")
+            click.echo(yaml.safe_dump(cfg, sort_keys=False))
+        return
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .api import Runner, default_results_dir, resolve_device
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
+                        BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                        TextColumn("{task.fields[rate]:.0f} samples/s"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                        transient=False)
+    progress.add_task = _with_defaults(progress.add_task)
+    runner = Runner(results_dir or default_results_dir(), resolve_device(device), resume=resume,
+                    log=lambda m: console.print(f"[dim]{m}[/dim]"), progress=progress)
+    with progress:
+        for cfg in cells:
+            for seed in seed_list:
+                for record in runner.run(cfg, seed, plist):
+                    m = record["metrics"]
+                    progress.console.print(
+                        f"{record['method']} {record['split']} {record['stream']} seed {seed} "
+                        f"{record['kind']}: top1 {m['top1']:.2f}  top5 {m['top5']:.2f}  "
+                        f"(best-on-test {m['top1_best']:.2f} at epoch {m['best_epoch']})  "
+                        f"-> {record['run_id']}")
+
+
+def _with_defaults(add_task):
+    def wrapped(description, **kwargs):
+        fields = {"loss": float("nan"), "rate": 0.0, "epoch": ""}
+        fields.update(kwargs)
+        return add_task(description, **fields)
+    return wrapped
+
+
+@main.command()
+@click.option("--metric", "metrics", default="top1,top5,top1_best", show_default=True,
+              help="Metric(s), comma-separated. † marks values selected on the test split.")
+@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "csv"]), default="terminal",
+              show_default=True)
+@click.option("--method", "methods", default=None, help="Only these methods (comma-separated).")
+@click.option("--dataset", "datasets", default=None, help="Only these splits (comma-separated).")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=None)
+def compare(metrics, fmt, methods, datasets, results_dir):
+    """Aggregate finished records over seeds: mean ± std (n)."""
+    from .leaderboard import aggregate, load_records, pivot, render
+    from .api import default_results_dir
+    frame, notices = load_records(results_dir or default_results_dir())
+    for notice in notices:
+        click.echo(notice, err=True)
+    if not frame.empty and methods:
+        frame = frame[frame["method"].isin(_split_list(methods))]
+    if not frame.empty and datasets:
+        frame = frame[frame["split"].isin(_split_list(datasets))]
+    agg = aggregate(frame, _split_list(metrics))
+    if agg.empty:
+        click.echo("no finished results yet: run `skelbench run` first", err=True)
+        sys.exit(1)
+    if fmt == "csv":
+        click.echo(agg.to_csv(index=False), nl=False)
+        return
+    header, body = pivot(agg)
+    if fmt == "md":
+        click.echo(render(header, body, "md"))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title="skelbench results: mean ± std (n seeds); † = best epoch on the test split")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for row in body:
+        table.add_row(*row)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Recipes (methods/*.yaml) + dataset cards (datasets/*.yaml) -> a resolved config; hashes.
+
+Precedence, lowest first: the recipe, the dataset card's ``schedule`` (a CPU-sized schedule on
+the embedded set, for instance), then ``--set key=value`` overrides. The resolved config is
+saved with every run; its hash (SHA-256 of canonical JSON, without seed, paths or device) names
+what was trained, so every seed of one config groups and a finished pretraining is reused.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def project_root() -> Path:
+    """Where methods/, datasets/ and results/ live.
+
+    ``SKELBENCH_ROOT`` if set; else the nearest directory upwards from the working directory
+    that holds both methods/ and datasets/; else the checkout this package was installed from.
+    """
+    if os.environ.get("SKELBENCH_ROOT"):
+        return Path(os.environ["SKELBENCH_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "methods").is_dir() and (d / "datasets").is_dir():
+            return d
+    source = Path(__file__).resolve().parents[1]
+    if (source / "methods").is_dir():
+        return source
+    raise ConfigError("cannot find the skelbench project directory (methods/ and datasets/): "
+                      "run from a skelbench checkout or set SKELBENCH_ROOT")
+
+
+def load_yaml(path: Path) -> dict:
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def recipe_path(name: str, root: Path | None = None) -> Path:
+    return (root or project_root()) / "methods" / f"{name}.yaml"
+
+
+def recipe_names(root: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in ((root or project_root()) / "methods").glob("*.yaml"))
+
+
+def load_recipe(name: str, root: Path | None = None) -> dict:
+    path = recipe_path(name, root)
+    if not path.is_file():
+        close = difflib.get_close_matches(name, recipe_names(root), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"no recipe {name!r} in {path.parent}{hint}")
+    recipe = load_yaml(path)
+    for key in ("class", "backbone", "pretrain", "linear"):
+        if key not in recipe:
+            raise ConfigError(f"{path}: missing key {key!r}")
+    return recipe
+
+
+def card_paths(root: Path | None = None) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(((root or project_root()) / "datasets").glob("*.yaml"))}
+
+
+def load_card(dataset: str, root: Path | None = None) -> dict:
+    paths = card_paths(root)
+    if dataset not in paths:
+        close = difflib.get_close_matches(dataset, list(paths), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"no dataset card {dataset!r} in datasets/{hint}")
+    card = load_yaml(paths[dataset])
+    card.setdefault("name", dataset)
+    return card
+
+
+def split_index(root: Path | None = None) -> dict[str, str]:
+    """split name -> dataset (card) name, over every card."""
+    out = {}
+    for name, path in card_paths(root).items():
+        for split in load_yaml(path).get("splits", {}):
+            out[split] = name
+    return out
+
+
+def resolve_dataset(name: str, root: Path | None = None) -> tuple[str, str]:
+    """'synth-xsub' -> ('synth', 'synth-xsub'); a bare dataset name takes its first split."""
+    splits = split_index(root)
+    if name in splits:
+        return splits[name], name
+    if name in card_paths(root):
+        first = next(iter(load_card(name, root).get("splits", {})), None)
+        if first is None:
+            raise ConfigError(f"dataset card {name!r} defines no splits")
+        return name, first
+    close = difflib.get_close_matches(name, list(splits) + list(card_paths(root)), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown dataset or split {name!r}{hint}")
+
+
+def deep_update(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_update(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. pretrain.epochs=10")
+    key, value = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` overrides; the key must exist and the type must match."""
+    cfg = copy.deepcopy(cfg)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = cfg
+        for i, part in enumerate(path):
+            if not isinstance(node, dict) or part not in node:
+                siblings = list(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, siblings, n=3, cutoff=0.5)
+                hint = f"; did you mean {'.'.join(path[:i] + [close[0]])}?" if close else ""
+                raise ConfigError(f"--set {text!r}: no key {'.'.join(path[:i + 1])!r}{hint}")
+            if i < len(path) - 1:
+                node = node[part]
+        old = node[path[-1]]
+        node[path[-1]] = _check_type(text, old, value)
+    return cfg
+
+
+def _check_type(text: str, old: Any, new: Any) -> Any:
+    if old is None or new is None or isinstance(new, type(old)):
+        return new
+    if isinstance(old, float) and isinstance(new, int) and not isinstance(new, bool):
+        return float(new)
+    if isinstance(old, list) and not isinstance(new, list):
+        return [new]
+    raise ConfigError(f"--set {text!r}: expected {type(old).__name__} (current value {old!r}), "
+                      f"got {type(new).__name__}")
+
+
+# Keys that never change what is computed: excluded from the hash.
+NON_SEMANTIC = {"seed", "device", "paths", "run"}
+
+
+def config_hash(cfg: dict) -> str:
+    semantic = {k: v for k, v in cfg.items() if k not in NON_SEMANTIC}
+    canonical = json.dumps(semantic, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = None,
+            stream: str = "joint", overrides: list[str] = (), root: Path | None = None) -> dict:
+    """The full config of one (method, dataset/split, backbone, stream) cell, without seed."""
+    from .methods import accepted_args
+    from .registry import METHODS
+
+    recipe = load_recipe(method, root)
+    card_name, split = resolve_dataset(dataset, root)
+    card = load_card(card_name, root)
+    cls = METHODS.get(recipe["class"])
+    args = dict(recipe.get("args") or {})
+    schedule = card.get("schedule") or {}
+    accepted = accepted_args(cls)
+    # A card's schedule may cap method arguments (queue size, ...): only where the method has them.
+    args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
+    unknown = [k for k in args if k not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{recipe_path(method, root)}: args.{unknown[0]} is not accepted by "
+                          f"method class {recipe['class']!r}{hint} (accepted: {', '.join(sorted(accepted))})")
+    cfg = {
+        "method": method,
+        "class": recipe["class"],
+        "args": args,
+        "backbone": dict(recipe["backbone"]),
+        "data": {"dataset": card_name, "split": split, "stream": stream,
+                 "frames": card.get("frames", 50), "version": card.get("version", 1)},
+        "pretrain": deep_update(recipe["pretrain"], schedule.get("pretrain") or {}),
+        "linear": deep_update(recipe["linear"], schedule.get("linear") or {}),
+    }
+    if backbone is not None:
+        cfg["backbone"] = {"name": backbone}
+    cfg = apply_overrides(cfg, list(overrides))
+    from .backbones import backbone_args
+    backbone_args(cfg["backbone"])  # validates the backbone name and its keys
+    return cfg
+
+
+def pretrain_section(cfg: dict) -> dict:
+    """The part of a config that determines the pretrained encoder."""
+    return {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain")}

@@ -1,0 +1,100 @@
+"""The method contract and the MoCo base shared by the contrastive methods.
+
+A method owns its views, its loss and its hooks: ``training_step(x, y, epoch, generator)``
+returns ``{"loss": tensor, **scalars}``; ``on_step_end()`` runs after the optimiser step
+(momentum update bookkeeping, enqueue); ``encoder`` is what every protocol evaluates. Buffers
+that must survive a resume (queue, pointer, momentum encoder) are registered buffers/modules,
+so they live in ``state_dict``.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..augment import to_stream
+
+
+class Method(nn.Module):
+    #: False for methods that are evaluated without any pretraining (random-init).
+    pretrains: bool = True
+
+    def __init__(self, encoder: nn.Module, num_classes: int, stream: str = "joint"):
+        super().__init__()
+        self.encoder = encoder
+        self.num_classes = num_classes
+        self.stream = stream
+
+    def to_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Augmented joints -> the encoder's input stream (motion/bone after augmentation)."""
+        return to_stream(x, self.stream)
+
+    def training_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int,
+                      generator: torch.Generator) -> dict:
+        raise NotImplementedError
+
+    def on_step_end(self) -> None:
+        pass
+
+
+def projector(in_dim: int, out_dim: int) -> nn.Sequential:
+    """The SSL papers' 2-layer MLP head: in -> in -> ReLU -> out."""
+    head = nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(inplace=True), nn.Linear(in_dim, out_dim))
+    for m in head:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return head
+
+
+class MoCo(Method):
+    """Query encoder + projector, an EMA key copy, and a queue of L2-normalised keys."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int, stream: str = "joint",
+                 queue_size: int = 32768, momentum: float = 0.999, temperature: float = 0.07,
+                 feature_dim: int = 128):
+        super().__init__(encoder, num_classes, stream)
+        self.momentum, self.temperature = momentum, temperature
+        self.projector = projector(encoder.out_dim, feature_dim)
+        self.key_encoder = copy.deepcopy(encoder)
+        self.key_projector = copy.deepcopy(self.projector)
+        for p in (*self.key_encoder.parameters(), *self.key_projector.parameters()):
+            p.requires_grad_(False)
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, feature_dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self._pending: torch.Tensor | None = None
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.projector(self.encoder(self.to_input(x))), dim=1)
+
+    @torch.no_grad()
+    def embed_key(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.key_projector(self.key_encoder(self.to_input(x))), dim=1)
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        online = [*self.encoder.parameters(), *self.projector.parameters()]
+        target = [*self.key_encoder.parameters(), *self.key_projector.parameters()]
+        torch._foreach_mul_(target, self.momentum)
+        torch._foreach_add_(target, online, alpha=1 - self.momentum)
+
+    def defer_enqueue(self, keys: torch.Tensor) -> None:
+        # The queue is part of the autograd graph of this step's logits; it is written only
+        # after backward, in on_step_end.
+        self._pending = keys.detach()
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write keys at the pointer, wrapping around; the pointer advances by len(keys)."""
+        size = self.queue.shape[0]
+        keys = keys[-size:]
+        index = (self.queue_ptr + torch.arange(len(keys), device=keys.device)) % size
+        self.queue.index_copy_(0, index, keys.to(self.queue.dtype))
+        self.queue_ptr.copy_((self.queue_ptr + len(keys)) % size)
+
+    def on_step_end(self) -> None:
+        if self._pending is not None:
+            self.enqueue(self._pending)
+            self._pending = None

@@ -1,0 +1,24 @@
+"""Frozen-encoder features, extracted once (no augmentation) for every frozen protocol."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..augment import to_stream
+
+
+def freeze(encoder: nn.Module) -> nn.Module:
+    """eval() (BN running statistics, no dropout) and no gradients."""
+    encoder.eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    return encoder
+
+
+@torch.no_grad()
+def extract(encoder: nn.Module, x: torch.Tensor, stream: str, batch_size: int = 256) -> torch.Tensor:
+    """Pooled features (N, D) of ``x`` (N, C, T, V, M) in float32."""
+    freeze(encoder)
+    chunks = [encoder(to_stream(x[i:i + batch_size], stream)).float()
+              for i in range(0, len(x), batch_size)]
+    return torch.cat(chunks)

@@ -1,0 +1,177 @@
+"""Run records: one ``record.json`` per run under ``results/runs/<run_id>/``, written atomically.
+
+A record is created ``running`` when a run starts and rewritten ``done`` (with metrics) or
+``failed`` (with the error) when it ends. A ``running`` record whose process is gone (same host,
+pid not alive) is stale: the run died hard.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def new_run_id(kind: str, method: str, config_hash: str, seed: int) -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    # The random suffix keeps ids unique for runs started in the same second.
+    return f"{stamp}-{kind}-{method}-{config_hash[:8]}-s{seed}-{secrets.token_hex(2)}"
+
+
+def git_info() -> dict:
+    from .config import project_root
+    try:
+        root = project_root()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip() != ""
+        return {"sha": sha or None, "dirty": dirty if sha else None}
+    except Exception:
+        return {"sha": None, "dirty": None}
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+    from . import __version__
+    try:
+        from importlib.metadata import version
+        timm = version("timm")
+    except Exception:
+        timm = None
+    return {"skelbench": __version__, "torch": torch.__version__, "timm": timm,
+            "numpy": numpy.__version__, "cuda": torch.version.cuda, "python": platform.python_version()}
+
+
+class Record(dict):
+    """A run record bound to its directory; ``save()`` writes it atomically."""
+
+    def __init__(self, run_dir: Path, data: dict):
+        super().__init__(data)
+        self.run_dir = Path(run_dir)
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "record.json"
+
+    def save(self) -> None:
+        atomic_write_text(self.path, json.dumps(self, indent=2, default=_json_default) + "\n")
+
+    def finish(self, metrics: dict | None = None, **fields: Any) -> None:
+        finished = now()
+        self.update(status="done", finished_at=finished, **fields)
+        if metrics is not None:
+            self["metrics"] = metrics
+        self["duration_s"] = round(_seconds(self["created_at"], finished), 1)
+        self.save()
+
+    def fail(self, error: BaseException) -> None:
+        finished = now()
+        self.update(status="failed", finished_at=finished,
+                    error=f"{type(error).__name__}: {error}",
+                    duration_s=round(_seconds(self["created_at"], finished), 1))
+        self.save()
+
+
+def _seconds(a: str, b: str) -> float:
+    return (_dt.datetime.fromisoformat(b) - _dt.datetime.fromisoformat(a)).total_seconds()
+
+
+def _json_default(obj):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def start_record(results_dir: Path, *, kind: str, cfg: dict, config_hash: str, seed: int,
+                 parent_run_id: str | None = None, **fields: Any) -> Record:
+    run_id = new_run_id(kind, cfg["method"], config_hash, seed)
+    run_dir = Path(results_dir) / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    data = cfg["data"]
+    record = Record(run_dir, {
+        "schema_version": SCHEMA_VERSION, "run_id": run_id, "kind": kind, "status": "running",
+        "created_at": now(), "finished_at": None, "duration_s": None,
+        "git": git_info(), "config_hash": config_hash, "config": cfg,
+        "method": cfg["method"], "backbone": cfg["backbone"]["name"], "dataset": data["dataset"],
+        "split": data["split"], "stream": data["stream"], "parent_run_id": parent_run_id,
+        "seed": seed, "world_size": 1, "frames": data["frames"],
+        "versions": versions(), "host": socket.gethostname(), "pid": os.getpid(),
+        "metrics": {}, **fields})
+    record.save()
+    return record
+
+
+def is_stale(record: dict) -> bool:
+    """A ``running`` record on this host whose process no longer exists."""
+    if record.get("status") != "running" or record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(record["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, TypeError, ValueError):
+        return False
+    return False
+
+
+def iter_records(results_dir: Path) -> Iterator[tuple[Path, dict | None, str | None]]:
+    """(path, record or None, error or None) for every record.json under results/runs."""
+    for path in sorted(Path(results_dir).glob("runs/*/record.json")):
+        try:
+            rec = json.loads(path.read_text())
+            if not isinstance(rec, dict) or "kind" not in rec:
+                raise ValueError("not a skelbench record")
+            yield path, rec, None
+        except (OSError, ValueError) as e:
+            yield path, None, f"{type(e).__name__}: {e}"
+
+
+def find_done(results_dir: Path, kind: str, config_hash: str, seed: int) -> dict | None:
+    """The newest finished record of this kind, config and seed, if any."""
+    best = None
+    for _, rec, _ in iter_records(results_dir):
+        if (rec and rec["kind"] == kind and rec["config_hash"] == config_hash
+                and rec["seed"] == seed and rec["status"] == "done"):
+            if best is None or rec["finished_at"] > best["finished_at"]:
+                best = rec
+    return best
+
+
+def find_resumable(results_dir: Path, config_hash: str, seed: int) -> dict | None:
+    """The newest interrupted pretraining (failed, or running but stale) with a checkpoint."""
+    best = None
+    for path, rec, _ in iter_records(results_dir):
+        if (rec and rec["kind"] == "pretrain" and rec["config_hash"] == config_hash
+                and rec["seed"] == seed and (path.parent / "checkpoint.pt").is_file()
+                and (rec["status"] == "failed" or is_stale(rec))):
+            if best is None or rec["created_at"] > best["created_at"]:
+                best = rec
+    return best

@@ -1,0 +1,182 @@
+"""The one pretraining loop every method shares.
+
+Data is already on the device; each epoch draws a permutation from the run's generator and
+takes ``batch_size`` indices at a time (the last partial batch is dropped, as the papers do).
+A checkpoint is written after every epoch (temp file + rename) holding the method (encoders,
+queue, pointer), optimiser, scheduler, AMP state, epoch and every RNG state, so ``resume``
+continues the same run.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from .data import Split
+from .methods import Method
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def build_optimizer(params, spec: dict) -> torch.optim.Optimizer:
+    name = spec.get("optimizer", "sgd")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.9),
+                               weight_decay=spec.get("weight_decay", 0.0),
+                               nesterov=spec.get("nesterov", False))
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=spec["lr"], weight_decay=spec.get("weight_decay", 0.0))
+    raise ValueError(f"unknown optimizer {name!r} (sgd, adamw)")
+
+
+def build_scheduler(optimizer, spec: dict):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(spec.get("lr_steps", [])),
+                                                gamma=spec.get("lr_gamma", 0.1))
+
+
+def autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write to a temp file beside ``path``, then rename: the previous checkpoint stays whole
+    until the new one is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(
+            f"{path}: cannot load checkpoint ({type(e).__name__}: {e}). Only plain tensors and "
+            "containers are accepted (weights_only=True); delete the file to retrain") from None
+
+
+def rng_state(generator: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generator: torch.Generator, state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint: Path,
+             device: torch.device, resume: bool = False, progress=None) -> dict:
+    """Train ``method`` on ``split``'s training set; return throughput figures."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    epochs, batch = int(spec["epochs"]), int(spec["batch_size"])
+    params = [p for p in method.parameters() if p.requires_grad]
+    optimizer = build_optimizer(params, spec)
+    scheduler = build_scheduler(optimizer, spec)
+    start_epoch = 0
+    if resume and checkpoint.is_file():
+        state = load_checkpoint(checkpoint, device)
+        method.load_state_dict(state["method"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(generator, state["rng"])
+        start_epoch = int(state["epoch"])
+
+    def save(epoch: int) -> None:
+        save_checkpoint(checkpoint, {"method": method.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "scheduler": scheduler.state_dict(), "epoch": epoch,
+                                     "rng": rng_state(generator)})
+
+    n = len(split.x_train)
+    steps_per_epoch = n // batch
+    if method.pretrains and steps_per_epoch == 0:
+        raise ValueError(f"batch_size {batch} is larger than the training set ({n} samples)")
+    if not method.pretrains:
+        estimate_bn_statistics(method.encoder, split.x_train, method.stream)
+        save(0)
+        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0}
+    use_amp = spec.get("amp", True)
+    method.train()
+    step_times = []
+    task = progress.add_task("pretrain", total=(epochs - start_epoch) * steps_per_epoch) if progress else None
+    for epoch in range(start_epoch, epochs):
+        order = torch.randperm(n, generator=generator, device=device)
+        for step in range(steps_per_epoch):
+            t0 = time.perf_counter()
+            idx = order[step * batch:(step + 1) * batch]
+            with autocast(device, use_amp):
+                out = method.training_step(split.x_train[idx], split.y_train[idx], epoch, generator)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
+                                    "lower the learning rate or check the data for outliers")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            method.on_step_end()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            step_times.append(time.perf_counter() - t0)
+            if progress is not None:
+                progress.update(task, advance=1, loss=loss.item(),
+                                rate=batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
+        scheduler.step()
+        save(epoch + 1)
+    if not step_times:
+        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0}
+    median = sorted(step_times)[len(step_times) // 2]
+    return {"samples_per_s": round(batch / median, 1), "step_ms": round(1e3 * median, 2),
+            "epochs_run": epochs - start_epoch}
+
+
+def encoder_state(checkpoint: Path, device: torch.device | str = "cpu") -> dict:
+    """The evaluated encoder's weights from a pretraining checkpoint (``encoder.`` prefix)."""
+    state = load_checkpoint(checkpoint, device)["method"]
+    return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+
+
+
+@torch.no_grad()
+def estimate_bn_statistics(encoder: torch.nn.Module, x: torch.Tensor, stream: str,
+                           batch_size: int = 256) -> None:
+    """Set BN running statistics to their exact average over ``x`` (no labels, no gradient).
+
+    An untrained encoder keeps BN's initial statistics (mean 0, var 1) in eval mode, and with
+    the papers' N(0, 0.02) weights its features then shrink to ~1e-8: a linear head sees noise.
+    The random-init floor is the untrained encoder with statistics of the training data.
+    """
+    from .augment import to_stream
+    bns = [m for m in encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None          # cumulative average over the batches below
+    encoder.train()
+    for m in encoder.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.eval()                # statistics as the frozen encoder will see its inputs
+    for i in range(0, len(x), batch_size):
+        encoder(to_stream(x[i:i + batch_size], stream))
+    for bn in bns:
+        bn.momentum = 0.1

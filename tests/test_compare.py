@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from skelbench.leaderboard import aggregate, load_records, pivot, render
+
+
+def write(results, run_id, **fields):
+    rec = {"run_id": run_id, "kind": "linear", "status": "done", "method": "skeletonclr",
+           "backbone": "stgcn", "dataset": "synth", "split": "synth-xsub", "stream": "joint",
+           "config_hash": "h1", "seed": 0, "finished_at": "2026-01-01T00:00:00+00:00",
+           "metrics": {"top1": 50.0, "top5": 80.0, "top1_best": 52.0}}
+    rec.update(fields)
+    d = results / "runs" / run_id
+    d.mkdir(parents=True)
+    (d / "record.json").write_text(json.dumps(rec))
+
+
+def test_compare_groups_seeds_and_skips_unfinished(tmp_path):
+    write(tmp_path, "a", seed=0, metrics={"top1": 50.0, "top5": 80.0, "top1_best": 52.0})
+    write(tmp_path, "b", seed=1, metrics={"top1": 54.0, "top5": 82.0, "top1_best": 55.0})
+    write(tmp_path, "c", seed=2, status="failed")
+    write(tmp_path, "d", method="random-init", config_hash="h0",
+          metrics={"top1": 30.0, "top5": 60.0, "top1_best": 31.0})
+    write(tmp_path, "e", kind="pretrain")
+    # A rerun of seed 0 of the same config: only the newest counts.
+    write(tmp_path, "f", seed=0, finished_at="2026-02-01T00:00:00+00:00",
+          metrics={"top1": 52.0, "top5": 81.0, "top1_best": 53.0})
+    (tmp_path / "runs" / "g").mkdir()
+    (tmp_path / "runs" / "g" / "record.json").write_text("{not json")
+
+    frame, notices = load_records(tmp_path)
+    assert any("c: failed" in n for n in notices)
+    assert any("unreadable record" in n and "/g/" in n for n in notices)
+    agg = aggregate(frame, ["top1", "top1_best"])
+    row = agg[(agg.method == "skeletonclr") & (agg.metric == "top1")].iloc[0]
+    assert row["n"] == 2 and row["mean"] == pytest.approx(53.0)
+    assert row["std"] == pytest.approx(1.41421, rel=1e-4)
+    header, body = pivot(agg)
+    assert header == ["method", "synth-xsub top1", "synth-xsub top1_best†"]
+    assert body[0][0] == "random-init"                       # the floor comes first
+    assert body[1] == ["skeletonclr", "53.00 ± 1.41 (2)", "54.00 ± 1.41 (2)"]
+    md = render(header, body, "md")
+    assert md.splitlines()[1].startswith("|") and "53.00 ± 1.41 (2)" in md

@@ -1,0 +1,66 @@
+import pytest
+
+from skelbench import config as C
+from skelbench.registry import Registry, RegistryError, load_plugin
+
+from .conftest import load_all
+
+
+def test_registry_duplicates_and_close_matches():
+    r = Registry("method")
+    r.register("skeletonclr")(object)
+    with pytest.raises(RegistryError, match="already registered"):
+        r.register("skeletonclr")(object)
+    with pytest.raises(RegistryError, match="did you mean skeletonclr"):
+        r.get("skeletonclrr")
+
+
+def test_plugin_file_registers_a_method(tmp_path):
+    load_all()
+    from skelbench.registry import METHODS
+    plugin = tmp_path / "my_plugin.py"
+    plugin.write_text(
+        "from skelbench.registry import METHODS\n"
+        "from skelbench.methods.baselines import RandomInit\n"
+        "@METHODS.register('plugin-floor-test')\n"
+        "class PluginFloor(RandomInit):\n"
+        "    pass\n")
+    load_plugin(str(plugin))
+    assert "plugin-floor-test" in METHODS
+
+
+def test_config_hash_ignores_seed_and_paths(project):
+    load_all()
+    cfg = C.resolve("skeletonclr", "synth-xsub")
+    h = C.config_hash(cfg)
+    assert C.config_hash({**cfg, "seed": 3, "paths": {"results": "/elsewhere"}, "device": "cuda"}) == h
+    changed = C.apply_overrides(cfg, ["pretrain.lr=0.2"])
+    assert C.config_hash(changed) != h
+
+
+def test_card_schedule_then_overrides(project):
+    load_all()
+    cfg = C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.epochs=2"])
+    assert cfg["pretrain"]["epochs"] == 2            # --set wins over the card's schedule (1)
+    assert cfg["args"]["queue_size"] == 64          # the card caps the recipe's 32768
+    assert cfg["pretrain"]["lr"] == 0.1             # recipe value kept
+    sup = C.resolve("supervised", "synth")          # the card's queue cap does not apply here
+    assert "queue_size" not in sup["args"] and sup["data"]["split"] == "synth-xsub"
+
+
+def test_override_errors_name_the_key(project):
+    load_all()
+    with pytest.raises(C.ConfigError, match="did you mean pretrain.epochs"):
+        C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.epoch=3"])
+    with pytest.raises(C.ConfigError, match="expected int"):
+        C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.epochs=many"])
+    with pytest.raises(C.ConfigError, match="did you mean synth-xsub"):
+        C.resolve("skeletonclr", "synth-xsb")
+
+
+def test_recipe_with_unknown_arg_is_refused(project):
+    load_all()
+    path = project / "methods" / "skeletonclr.yaml"
+    path.write_text(path.read_text().replace("temperature:", "temprature:"))
+    with pytest.raises(C.ConfigError, match="args.temprature .*did you mean 'temperature'"):
+        C.resolve("skeletonclr", "synth-xsub")
