@@ -84,7 +84,7 @@ class Runner:
         except BaseException as e:
             record.fail(e)
             raise
-        record.finish(throughput=throughput)
+        record.finish(history={"loss": throughput.pop("loss_history")}, throughput=throughput)
         return record
 
     def linear(self, cfg: dict, seed: int) -> dict:

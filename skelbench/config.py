@@ -194,9 +194,11 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         "method": method,
         "class": recipe["class"],
         "args": args,
-        "backbone": dict(recipe["backbone"]),
+        # A card may swap the backbone (the embedded set's CPU schedule does); it replaces the
+        # recipe's whole backbone spec.
+        "backbone": dict(schedule.get("backbone") or recipe["backbone"]),
         "data": {"dataset": card_name, "split": split, "stream": stream,
-                 "frames": card.get("frames", 50), "version": card.get("version", 1)},
+                 "frames": card.get("frames", 50), "fingerprint": _fingerprint(card)},
         "pretrain": deep_update(recipe["pretrain"], schedule.get("pretrain") or {}),
         "linear": deep_update(recipe["linear"], schedule.get("linear") or {}),
     }
@@ -206,6 +208,13 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .backbones import backbone_args
     backbone_args(cfg["backbone"])  # validates the backbone name and its keys
     return cfg
+
+
+def _fingerprint(card: dict) -> str:
+    """What the data is (generator settings and version, or the prepared files' checksum), so a
+    changed dataset never shares a config hash with the old one."""
+    from .registry import DATASETS
+    return DATASETS.get(card.get("kind", card["name"])).fingerprint(card)
 
 
 def pretrain_section(cfg: dict) -> dict:

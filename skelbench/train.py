@@ -95,7 +95,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec)
     scheduler = build_scheduler(optimizer, spec)
-    start_epoch = 0
+    start_epoch, history = 0, []
     if resume and checkpoint.is_file():
         state = load_checkpoint(checkpoint, device)
         method.load_state_dict(state["method"])
@@ -103,11 +103,12 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(generator, state["rng"])
         start_epoch = int(state["epoch"])
+        history = list(state.get("loss_history", []))
 
     def save(epoch: int) -> None:
         save_checkpoint(checkpoint, {"method": method.state_dict(), "optimizer": optimizer.state_dict(),
                                      "scheduler": scheduler.state_dict(), "epoch": epoch,
-                                     "rng": rng_state(generator)})
+                                     "rng": rng_state(generator), "loss_history": history})
 
     n = len(split.x_train)
     steps_per_epoch = n // batch
@@ -116,13 +117,14 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     if not method.pretrains:
         estimate_bn_statistics(method.encoder, split.x_train, method.stream)
         save(0)
-        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0}
+        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "loss_history": []}
     use_amp = spec.get("amp", True)
     method.train()
     step_times = []
     task = progress.add_task("pretrain", total=(epochs - start_epoch) * steps_per_epoch) if progress else None
     for epoch in range(start_epoch, epochs):
         order = torch.randperm(n, generator=generator, device=device)
+        epoch_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             t0 = time.perf_counter()
             idx = order[step * batch:(step + 1) * batch]
@@ -136,6 +138,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             loss.backward()
             optimizer.step()
             method.on_step_end()
+            epoch_loss += loss.detach()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             step_times.append(time.perf_counter() - t0)
@@ -143,12 +146,12 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                 progress.update(task, advance=1, loss=loss.item(),
                                 rate=batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
         scheduler.step()
+        history.append(round(epoch_loss.item() / steps_per_epoch, 5))
         save(epoch + 1)
-    if not step_times:
-        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0}
-    median = sorted(step_times)[len(step_times) // 2]
-    return {"samples_per_s": round(batch / median, 1), "step_ms": round(1e3 * median, 2),
-            "epochs_run": epochs - start_epoch}
+    median = sorted(step_times)[len(step_times) // 2] if step_times else None
+    return {"samples_per_s": round(batch / median, 1) if median else None,
+            "step_ms": round(1e3 * median, 2) if median else None,
+            "epochs_run": epochs - start_epoch, "loss_history": history}
 
 
 def encoder_state(checkpoint: Path, device: torch.device | str = "cpu") -> dict:

@@ -17,7 +17,8 @@ TINY_CARD = {
     "generator": {"n_subjects": 4, "n_replications": 1, "seed": 0},
     "splits": {"synth-xsub": {"by": "subject", "train": [1, 2]},
                "synth-xview": {"by": "camera", "train": [2, 3]}},
-    "schedule": {"pretrain": {"epochs": 1, "lr_steps": [], "batch_size": 32},
+    "schedule": {"backbone": {"name": "stgcn-tiny", "width": 4, "hidden_dim": 16},
+                 "pretrain": {"epochs": 1, "lr_steps": [], "batch_size": 32},
                  "args": {"queue_size": 64}, "linear": {"epochs": 3, "lr_steps": [2]}},
 }
 

@@ -64,3 +64,24 @@ def test_recipe_with_unknown_arg_is_refused(project):
     path.write_text(path.read_text().replace("temperature:", "temprature:"))
     with pytest.raises(C.ConfigError, match="args.temprature .*did you mean 'temperature'"):
         C.resolve("skeletonclr", "synth-xsub")
+
+
+def test_data_fingerprint_enters_the_hash(project):
+    load_all()
+    import yaml
+    cfg = C.resolve("skeletonclr", "synth-xsub")
+    card = project / "datasets" / "synth.yaml"
+    data = yaml.safe_load(card.read_text())
+    data["generator"]["seed"] = 1                  # another dataset, same names
+    card.write_text(yaml.safe_dump(data))
+    other = C.resolve("skeletonclr", "synth-xsub")
+    assert other["data"]["fingerprint"] != cfg["data"]["fingerprint"]
+    assert C.config_hash(C.pretrain_section(other)) != C.config_hash(C.pretrain_section(cfg))
+
+
+def test_card_backbone_replaces_the_recipe_spec_and_flag_wins(project):
+    load_all()
+    assert C.resolve("skeletonclr", "synth-xsub")["backbone"]["name"] == "stgcn-tiny"
+    assert C.resolve("skeletonclr", "synth-xsub", backbone="stgcn")["backbone"] == {"name": "stgcn"}
+    with pytest.raises(Exception, match="unknown backbone 'stgcnn'.*did you mean stgcn"):
+        C.resolve("skeletonclr", "synth-xsub", backbone="stgcnn")

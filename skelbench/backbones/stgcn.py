@@ -125,3 +125,9 @@ def stgcn(width: int = 16, hidden_dim: int = 256, dropout: float = 0.5) -> STGCN
 def stgcn_full(width: int = 64, hidden_dim: int = 256, dropout: float = 0.5) -> STGCN:
     """ST-GCN at the original full width (64)."""
     return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout)
+
+
+@BACKBONES.register("stgcn-tiny")
+def stgcn_tiny(width: int = 8, hidden_dim: int = 64, dropout: float = 0.5) -> STGCN:
+    """ST-GCN at half the papers' width with a 64-d output: the embedded set's CPU schedule."""
+    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout)
