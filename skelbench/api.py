@@ -1,6 +1,8 @@
 """The Python API under the CLI: run (method x dataset x seed) cells and their protocols."""
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,10 +28,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise C.ConfigError("--device cuda asked for, but torch sees no CUDA device")
     return device
-
-
-def default_results_dir() -> Path:
-    return C.project_root() / "results"
 
 
 @dataclass
@@ -66,7 +64,7 @@ class Runner:
         previous = R.find_resumable(self.results_dir, digest, seed) if self.resume else None
         if previous is not None:
             record = R.Record(self.results_dir / "runs" / previous["run_id"], previous)
-            record.update(status="running", pid=R.os.getpid(), host=R.socket.gethostname())
+            record.update(status="running", pid=os.getpid(), host=socket.gethostname())
             record.save()
             self.log(f"resuming pretraining {record['run_id']}")
         else:

@@ -19,7 +19,7 @@ def _load_plugins(plugins) -> None:
 
 
 def _load_all(plugins=()) -> None:
-    from . import data, methods, protocols  # noqa: F401  (fill the registries)
+    from . import backbones, data, methods, protocols  # noqa: F401  (fill the registries)
     _load_plugins(plugins)
 
 
@@ -134,7 +134,8 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from .api import Runner, default_results_dir, resolve_device
+    from .api import Runner, resolve_device
+    from .config import default_results_dir
     console = Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
                         BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
@@ -174,8 +175,8 @@ def _with_defaults(add_task):
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
 def compare(metrics, fmt, methods, datasets, results_dir):
     """Aggregate finished records over seeds: mean ± std (n)."""
+    from .config import default_results_dir
     from .leaderboard import aggregate, load_records, pivot, render
-    from .api import default_results_dir
     frame, notices = load_records(results_dir or default_results_dir())
     for notice in notices:
         click.echo(notice, err=True)
@@ -198,7 +199,7 @@ def compare(metrics, fmt, methods, datasets, results_dir):
     from rich.table import Table
     table = Table(title="skelbench results: mean ± std (n seeds); † = best epoch on the test split")
     for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right")
+        table.add_column(h, justify="left" if i < 2 else "right")
     for row in body:
         table.add_row(*row)
     Console().print(table)

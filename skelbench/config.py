@@ -41,6 +41,10 @@ def project_root() -> Path:
                       "run from a skelbench checkout or set SKELBENCH_ROOT")
 
 
+def default_results_dir() -> Path:
+    return project_root() / "results"
+
+
 def load_yaml(path: Path) -> dict:
     try:
         with open(path) as f:

@@ -60,10 +60,9 @@ def aggregate(frame: pd.DataFrame, metrics=DEFAULT_METRICS, kinds=None) -> pd.Da
 
 
 def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Rows: method (backbone if more than one); columns: split/stream/kind x metric."""
+    """Rows: method x backbone; columns: split (stream, kind where they vary) x metric."""
     if agg.empty:
         return [], []
-    several_backbones = agg["backbone"].nunique() > 1
     several_streams = agg["stream"].nunique() > 1
     several_kinds = agg["kind"].nunique() > 1
 
@@ -72,21 +71,19 @@ def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         mark = "†" if r.metric in BEST_ON_TEST else ""
         return f"{' '.join(parts)} {r.metric}{mark}"
 
-    def row(r):
-        return f"{r.method} ({r.backbone})" if several_backbones else r.method
-
-    agg = agg.assign(col_=[col(r) for r in agg.itertuples()], row_=[row(r) for r in agg.itertuples()])
+    agg = agg.assign(col_=[col(r) for r in agg.itertuples()],
+                     row_=list(zip(agg["method"], agg["backbone"])))
     columns = list(dict.fromkeys(agg["col_"]))
     rows = _order_rows(list(dict.fromkeys(agg["row_"])))
     cells = {(r.row_, r.col_): _cell(r.mean, r.std, r.n) for r in agg.itertuples()}
-    body = [[name] + [cells.get((name, c), "—") for c in columns] for name in rows]
-    return ["method"] + columns, body
+    body = [[m, b] + [cells.get(((m, b), c), "—") for c in columns] for m, b in rows]
+    return ["method", "backbone"] + columns, body
 
 
-def _order_rows(rows: list[str]) -> list[str]:
+def _order_rows(rows: list[tuple]) -> list[tuple]:
     # The bounds first and last, so every table reads floor -> methods -> ceiling.
-    first = [r for r in rows if r.startswith("random-init")]
-    last = [r for r in rows if r.startswith("supervised")]
+    first = [r for r in rows if r[0] == "random-init"]
+    last = [r for r in rows if r[0] == "supervised"]
     return first + sorted(r for r in rows if r not in first + last) + last
 
 
@@ -98,7 +95,8 @@ def _cell(mean: float, std: float, n: int) -> str:
 def render(header: list[str], body: list[list[str]], fmt: str) -> str:
     from tabulate import tabulate
     if fmt == "md":
-        return tabulate(body, headers=header, tablefmt="pipe", stralign="right")
+        return tabulate(body, headers=header, tablefmt="pipe",
+                        colalign=("left", "left") + ("right",) * (len(header) - 2))
     if fmt == "csv":
         import csv
         import io

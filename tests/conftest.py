@@ -5,12 +5,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-torch.set_num_threads(2)
 
 TINY_CARD = {
     "name": "synth", "kind": "synth", "frames": 12,

@@ -53,6 +53,8 @@ def test_random_init_and_list(project):
     assert "skeletonclr" in res.output and "random-init" in res.output and "supervised" in res.output
     res = runner.invoke(main, ["list", "datasets"])
     assert "synth-xsub" in res.output and "synth-xview" in res.output
+    res = runner.invoke(main, ["list", "backbones"])
+    assert "stgcn" in res.output and "stgcn-tiny" in res.output and "stgcn-full" in res.output
 
 
 def test_user_errors_are_one_line(project):
