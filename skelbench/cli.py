@@ -176,7 +176,7 @@ def _with_defaults(add_task):
 def compare(metrics, fmt, methods, datasets, results_dir):
     """Aggregate finished records over seeds: mean ± std (n)."""
     from .config import default_results_dir
-    from .leaderboard import aggregate, load_records, pivot, render
+    from .leaderboard import aggregate, load_records, pivot, render_markdown
     frame, notices = load_records(results_dir or default_results_dir())
     for notice in notices:
         click.echo(notice, err=True)
@@ -193,7 +193,7 @@ def compare(metrics, fmt, methods, datasets, results_dir):
         return
     header, body = pivot(agg)
     if fmt == "md":
-        click.echo(render(header, body, "md"))
+        click.echo(render_markdown(header, body))
         return
     from rich.console import Console
     from rich.table import Table

@@ -92,15 +92,7 @@ def _cell(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}{spread} ({n})"
 
 
-def render(header: list[str], body: list[list[str]], fmt: str) -> str:
+def render_markdown(header: list[str], body: list[list[str]]) -> str:
     from tabulate import tabulate
-    if fmt == "md":
-        return tabulate(body, headers=header, tablefmt="pipe",
-                        colalign=("left", "left") + ("right",) * (len(header) - 2))
-    if fmt == "csv":
-        import csv
-        import io
-        buf = io.StringIO()
-        csv.writer(buf).writerows([header] + body)
-        return buf.getvalue()
-    raise ValueError(f"unknown format {fmt!r}")
+    return tabulate(body, headers=header, tablefmt="pipe",
+                    colalign=("left", "left") + ("right",) * (len(header) - 2))

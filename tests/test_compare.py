@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from skelbench.leaderboard import aggregate, load_records, pivot, render
+from skelbench.leaderboard import aggregate, load_records, pivot, render_markdown
 
 
 def write(results, run_id, **fields):
@@ -40,5 +40,5 @@ def test_compare_groups_seeds_and_skips_unfinished(tmp_path):
     assert header == ["method", "backbone", "synth-xsub top1", "synth-xsub top1_best†"]
     assert body[0][0] == "random-init"                       # the floor comes first
     assert body[1] == ["skeletonclr", "stgcn", "53.00 ± 1.41 (2)", "54.00 ± 1.41 (2)"]
-    md = render(header, body, "md")
+    md = render_markdown(header, body)
     assert md.splitlines()[1].startswith("|") and "53.00 ± 1.41 (2)" in md
