@@ -12,6 +12,7 @@ import torch
 
 from . import config as C
 from . import results as R
+from .backbones import build_backbone
 from .data import load_split
 from .methods import build_method
 from .protocols.features import extract, freeze
@@ -99,7 +100,7 @@ class Runner:
                                 epochs=cfg["linear"]["epochs"], hardware=hardware(self.device))
         try:
             torch.manual_seed(seed)
-            encoder = build_method(cfg, split.num_classes).encoder.to(self.device)
+            encoder = build_backbone(cfg["backbone"]).to(self.device)
             checkpoint = self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt"
             encoder.load_state_dict(encoder_state(checkpoint, self.device))
             freeze(encoder)

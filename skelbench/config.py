@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .registry import did_you_mean
+
 
 class ConfigError(ValueError):
     pass
@@ -67,9 +69,7 @@ def recipe_names(root: Path | None = None) -> list[str]:
 def load_recipe(name: str, root: Path | None = None) -> dict:
     path = recipe_path(name, root)
     if not path.is_file():
-        close = difflib.get_close_matches(name, recipe_names(root), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"no recipe {name!r} in {path.parent}{hint}")
+        raise ConfigError(f"no recipe {name!r} in {path.parent}{did_you_mean(name, recipe_names(root))}")
     recipe = load_yaml(path)
     for key in ("class", "backbone", "pretrain", "linear"):
         if key not in recipe:
@@ -84,9 +84,7 @@ def card_paths(root: Path | None = None) -> dict[str, Path]:
 def load_card(dataset: str, root: Path | None = None) -> dict:
     paths = card_paths(root)
     if dataset not in paths:
-        close = difflib.get_close_matches(dataset, list(paths), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"no dataset card {dataset!r} in datasets/{hint}")
+        raise ConfigError(f"no dataset card {dataset!r} in datasets/{did_you_mean(dataset, paths)}")
     card = load_yaml(paths[dataset])
     card.setdefault("name", dataset)
     return card
@@ -111,8 +109,7 @@ def resolve_dataset(name: str, root: Path | None = None) -> tuple[str, str]:
         if first is None:
             raise ConfigError(f"dataset card {name!r} defines no splits")
         return name, first
-    close = difflib.get_close_matches(name, list(splits) + list(card_paths(root)), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    hint = did_you_mean(name, list(splits) + list(card_paths(root)))
     raise ConfigError(f"unknown dataset or split {name!r}{hint}")
 
 
@@ -190,8 +187,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
     unknown = [k for k in args if k not in accepted]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(unknown[0], accepted, n=1, quote=True)
         raise ConfigError(f"{recipe_path(method, root)}: args.{unknown[0]} is not accepted by "
                           f"method class {recipe['class']!r}{hint} (accepted: {', '.join(sorted(accepted))})")
     cfg = {

@@ -17,6 +17,14 @@ from typing import Any, Callable, Iterator
 ENTRY_POINT_GROUP = "skelbench.plugins"
 
 
+def did_you_mean(word: str, choices, n: int = 3, quote: bool = False) -> str:
+    """'; did you mean a, b?' for the choices closest to ``word``, or '' when none is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=n, cutoff=0.5)
+    if not close:
+        return ""
+    return f"; did you mean {', '.join(repr(c) if quote else c for c in close)}?"
+
+
 class RegistryError(KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
@@ -41,10 +49,8 @@ class Registry:
         try:
             return self._items[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise RegistryError(
-                f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names())})") from None
+            raise RegistryError(f"unknown {self.kind} {name!r}{did_you_mean(name, self._items)} "
+                                f"(known: {', '.join(self.names())})") from None
 
     def names(self, pattern: str = "*") -> list[str]:
         return sorted(n for n in self._items if fnmatch.fnmatch(n, pattern))

@@ -2,10 +2,9 @@
 ``out_dim``. Registered by name; recipes give ``backbone: {name: ..., **kwargs}``."""
 from __future__ import annotations
 
-import difflib
 import inspect
 
-from ..registry import BACKBONES
+from ..registry import BACKBONES, did_you_mean
 from . import stgcn  # noqa: F401  (registers the ST-GCN backbones)
 
 
@@ -16,9 +15,8 @@ def backbone_args(spec: dict) -> dict:
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     for key in kwargs:
         if key not in accepted:
-            close = difflib.get_close_matches(key, sorted(accepted), n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"backbone {spec['name']!r} takes no argument {key!r}{hint}")
+            raise ValueError(f"backbone {spec['name']!r} takes no argument {key!r}"
+                             f"{did_you_mean(key, accepted, n=1, quote=True)}")
     return kwargs
 
 
