@@ -39,9 +39,20 @@ def build_optimizer(params, spec: dict) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r} (sgd, adamw)")
 
 
-def build_scheduler(optimizer, spec: dict):
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(spec.get("lr_steps", [])),
-                                                gamma=spec.get("lr_gamma", 0.1))
+def lr_factor(step: int, steps_per_epoch: int, spec: dict) -> float:
+    """The learning-rate multiplier at optimiser step ``step``: a linear warm-up over
+    ``warmup_epochs`` (0 = none, as the papers), then x``lr_gamma`` at each epoch of ``lr_steps``."""
+    warmup = spec.get("warmup_epochs", 0) * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    epoch = step // steps_per_epoch
+    return spec.get("lr_gamma", 0.1) ** sum(epoch >= m for m in spec.get("lr_steps", []))
+
+
+def build_scheduler(optimizer, spec: dict, steps_per_epoch: int):
+    """Stepped once per optimiser step."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, steps_per_epoch, spec))
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -93,8 +104,12 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     generator = torch.Generator(device=device).manual_seed(seed)
     epochs, batch = int(spec["epochs"]), int(spec["batch_size"])
     params = [p for p in method.parameters() if p.requires_grad]
+    n = len(split.x_train)
+    steps_per_epoch = n // batch
+    if method.pretrains and steps_per_epoch == 0:
+        raise ValueError(f"batch_size {batch} is larger than the training set ({n} samples)")
     optimizer = build_optimizer(params, spec)
-    scheduler = build_scheduler(optimizer, spec)
+    scheduler = build_scheduler(optimizer, spec, max(steps_per_epoch, 1))
     start_epoch, history = 0, []
     if resume and checkpoint.is_file():
         state = load_checkpoint(checkpoint, device)
@@ -110,10 +125,6 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                                      "scheduler": scheduler.state_dict(), "epoch": epoch,
                                      "rng": rng_state(generator), "loss_history": history})
 
-    n = len(split.x_train)
-    steps_per_epoch = n // batch
-    if method.pretrains and steps_per_epoch == 0:
-        raise ValueError(f"batch_size {batch} is larger than the training set ({n} samples)")
     if not method.pretrains:
         estimate_bn_statistics(method.encoder, split.x_train, method.stream)
         save(0)
@@ -137,6 +148,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             method.on_step_end()
             epoch_loss += loss.detach()
             if device.type == "cuda":
@@ -145,7 +157,6 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             if progress is not None:
                 progress.update(task, advance=1, loss=loss.item(),
                                 rate=batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
-        scheduler.step()
         history.append(round(epoch_loss.item() / steps_per_epoch, 5))
         save(epoch + 1)
     median = sorted(step_times)[len(step_times) // 2] if step_times else None

@@ -28,8 +28,8 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
     nn.init.normal_(head.weight, 0.0, 0.02)
     nn.init.zeros_(head.bias)
     optimizer = build_optimizer(head.parameters(), spec)
-    scheduler = build_scheduler(optimizer, spec)
     batch, n = int(spec["batch_size"]), len(train_feat)
+    scheduler = build_scheduler(optimizer, spec, -(-n // batch))
     history = []
     for _ in range(int(spec["epochs"])):
         order = torch.randperm(n, generator=generator, device=device)
@@ -39,7 +39,7 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        scheduler.step()
+            scheduler.step()
         with torch.no_grad():
             history.append(topk_correct(head(test_feat), test_y, 1).float().mean().item() * 100)
     with torch.no_grad():
