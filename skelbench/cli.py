@@ -205,5 +205,70 @@ def compare(metrics, fmt, methods, datasets, results_dir):
     Console().print(table)
 
 
+@main.group()
+def data():
+    """Prepare real datasets from your files and inspect prepared splits."""
+
+
+@data.command("prepare")
+@click.argument("dataset")
+@click.option("--raw", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Your files: a folder of .skeleton files, a PKU-MMD folder, an ST-GCN "
+                   "benchmark folder (xsub/) or a CTR-GCN .npz.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Prepared-data root (default: datasets/prepared; set SKELBENCH_PREPARED to "
+                   "use another root afterwards).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "raw", "stgcn", "npz"]), default="auto",
+              show_default=True)
+@click.option("--missing", type=click.Path(path_type=Path), default=None,
+              help="NTU's missing-skeleton list (default: found in --raw or a folder above it).")
+@click.option("--workers", type=int, default=None, help="Parallel readers (default: up to 8).")
+def data_prepare(dataset, raw, out, fmt, missing, workers):
+    """Turn DATASET (ntu60, ntu120, pkummd1, pkummd2) into prepared splits."""
+    _load_all()
+    import warnings
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .data.real import prepare
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("files"), TimeElapsedColumn(), console=console)
+    with warnings.catch_warnings(record=True) as caught, progress:
+        warnings.simplefilter("always")
+        path, info, verified = prepare(dataset, raw, out_root=out, fmt=fmt, missing=missing,
+                                       workers=workers, progress=progress,
+                                       log=lambda m: console.print(f"[dim]{m}[/dim]"))
+    for w in caught:
+        console.print(f"[yellow]warning:[/yellow] {w.message}")
+    state = "already prepared; checksum verified" if verified else "prepared"
+    click.echo(f"{dataset}: {state}: {info['num_samples']} samples, {info['frames']} frames -> {path}")
+    if out is not None:
+        click.echo(f"use it with: export SKELBENCH_PREPARED={Path(out).resolve()}")
+
+
+@data.command("info")
+@click.argument("split")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def data_info(split, as_json):
+    """Sizes, classes, frames, per-class counts, source and preprocessing of SPLIT."""
+    _load_all()
+    import json
+
+    from .data.real import split_info
+    info = split_info(split)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['split']} ({info['dataset']}): {info['train']} train / {info['test']} test, "
+               f"{info['num_classes']} classes, {info['frames']} frames")
+    click.echo(f"source: {info['source']}")
+    click.echo(f"preprocessing: {info['preprocessing']}")
+    for k, name in enumerate(info["classes"]):
+        tr, te = info["per_class"]["train"].get(name, 0), info["per_class"]["test"].get(name, 0)
+        click.echo(f"  {k:>3} {name:<45} {tr:>6} {te:>6}")
+
+
 if __name__ == "__main__":
     main()

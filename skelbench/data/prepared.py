@@ -2,10 +2,14 @@
 
 Layout of ``<root>/datasets/prepared/<dataset>/``:
   data.npy    float32 (N, 3, T, 25, 2), memory-mappable
-  meta.csv    one row per sample: name, label, subject, camera, setup, replication, length
+  meta.csv    one row per sample: name, label, length, and what the source tells (subject,
+              camera, setup, replication, video, ...)
   info.json   classes, frames, source, preprocessing, sha256 of data.npy
 A split (``synth-xsub``, ``ntu60-xview``, ...) is a rule over the metadata given by the card:
-``splits: {name: {by: <column>, train: [values]}}``; every other sample is test. No pickle.
+``splits: {name: {by: <column>, train: [values]}}``; every other sample is test. Where the source
+itself fixes a split (PKU-MMD's split files, an imported train/val pair), meta.csv has a column
+named after the split: 1 train, 0 test, -1 in neither. No pickle.
+``$SKELBENCH_PREPARED``, when set, replaces ``<root>/datasets/prepared``.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import torch
 from ..config import ConfigError, load_card, project_root
 from ..registry import DATASETS
 
-META_COLUMNS = ("name", "label", "subject", "camera", "setup", "replication", "length")
+REQUIRED_COLUMNS = ("name", "label", "length")
 
 
 @dataclass
@@ -43,8 +47,13 @@ class Split:
         return len(self.classes)
 
 
+def prepared_root(root: Path | None = None) -> Path:
+    env = os.environ.get("SKELBENCH_PREPARED")
+    return Path(env) if env else (root or project_root()) / "datasets" / "prepared"
+
+
 def prepared_dir(dataset: str, root: Path | None = None) -> Path:
-    return (root or project_root()) / "datasets" / "prepared" / dataset
+    return prepared_root(root) / dataset
 
 
 def sha256_file(path: Path) -> str:
@@ -55,13 +64,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> None:
-    """Write a prepared dataset atomically: into a temp dir beside ``out``, then rename."""
+def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> dict:
+    """Write a prepared dataset atomically: into a temp dir beside ``out``, then rename.
+    Returns the info written."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in meta]
+    if missing:
+        raise ValueError(f"prepared metadata lacks column(s) {missing}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         np.save(tmp / "data.npy", np.ascontiguousarray(data, dtype=np.float32))
-        pd.DataFrame({k: meta[k] for k in META_COLUMNS}).to_csv(tmp / "meta.csv", index=False)
+        pd.DataFrame(meta).to_csv(tmp / "meta.csv", index=False)
         info = {**info, "num_samples": int(len(data)), "shape": list(data.shape),
                 "sha256": sha256_file(tmp / "data.npy")}
         (tmp / "info.json").write_text(json.dumps(info, indent=2))
@@ -71,6 +84,7 @@ def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return info
 
 
 def ensure_prepared(dataset: str, root: Path | None = None) -> Path:
@@ -79,12 +93,26 @@ def ensure_prepared(dataset: str, root: Path | None = None) -> Path:
     out = prepared_dir(dataset, root)
     builder = DATASETS.get(card.get("kind", dataset))
     info_path = out / "info.json"
+    if not hasattr(builder, "build"):      # a real dataset: prepared from the user's files
+        if not info_path.is_file():
+            raise ConfigError(f"{dataset} is not prepared ({out} does not exist): run "
+                              f"`skelbench data prepare {dataset} --raw PATH` (README, \"Real "
+                              "datasets\"), or set SKELBENCH_PREPARED to where it was prepared")
+        return out
     if info_path.is_file():
         info = json.loads(info_path.read_text())
         if info.get("fingerprint") == builder.fingerprint(card):
             return out
     builder.build(card, out)
     return out
+
+
+def prepared_fingerprint(card: dict, root: Path | None = None) -> str:
+    """What a prepared real dataset is: its checksum (enters every config hash)."""
+    info_path = prepared_dir(card["name"], root) / "info.json"
+    if not info_path.is_file():
+        return "unprepared"
+    return json.loads(info_path.read_text())["sha256"][:16]
 
 
 def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
@@ -94,11 +122,19 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
     path = ensure_prepared(dataset, root)
     info = json.loads((path / "info.json").read_text())
     meta = pd.read_csv(path / "meta.csv")
-    column = rule["by"]
-    if column not in meta.columns:
-        raise ConfigError(f"datasets/{dataset}.yaml: split {split!r} is by {column!r}, "
-                          f"which {path / 'meta.csv'} does not have")
-    train = meta[column].isin(rule["train"]).to_numpy()
+    if split in meta.columns:                      # fixed by the source (split file, import)
+        member = meta[split].to_numpy()
+        train, test = member == 1, member == 0
+    else:
+        column = rule.get("by")
+        if column not in meta.columns:
+            only = info.get("only_split")
+            raise ConfigError(
+                f"{split}: the prepared {dataset} data ({path}) has no {column!r} column to split "
+                f"by" + (f"; it was imported from a file that holds only {only}" if only else
+                         f"; datasets/{dataset}.yaml says split {split!r} is by {column!r}"))
+        train = meta[column].isin(rule["train"]).to_numpy()
+        test = ~train
     data = np.load(path / "data.npy", mmap_mode="r")
     if not np.isfinite(data).all():
         raise ConfigError(f"{path / 'data.npy'}: contains NaN or inf; prepare it again")
@@ -109,5 +145,5 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
         return x, torch.from_numpy(labels[mask]).long().to(device)
 
     x_train, y_train = put(train)
-    x_test, y_test = put(~train)
+    x_test, y_test = put(test)
     return Split(split, list(info["classes"]), x_train, y_train, x_test, y_test, info)
