@@ -41,6 +41,100 @@ def shear(x: torch.Tensor, generator: torch.Generator, amplitude: float = 0.5) -
     return torch.einsum("nij,njtvm->nitvm", s.to(x.dtype), x)
 
 
+# --- AimCLR's extreme set (applied in this order: flip, rotate, noise, blur, axis mask) -----------
+# ``faithful=True`` keeps the official code's quirks: rotation angles are non-negative only and
+# the blur kernel is not normalised (a gain of up to ~5x at sigma 2).
+def _chosen(generator, n: int, p: float, device) -> torch.Tensor:
+    """(n, 1, 1, 1, 1) bool: which samples get an augmentation applied with probability p."""
+    return (torch.rand(n, generator=generator, device=device) < p).view(n, 1, 1, 1, 1)
+
+
+def flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Left/right flip by the joint permutation, with probability p per sample."""
+    perm = torch.as_tensor(skeleton.FLIP_PERM, device=x.device)
+    return torch.where(_chosen(generator, x.shape[0], p, x.device), x[:, :, :, perm], x)
+
+
+def rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
+    """angles (n, 3) in degrees about x, y, z -> R = Rz Ry Rx (x applied first), (n, 3, 3)."""
+    r = torch.deg2rad(angles)
+    c, s = torch.cos(r), torch.sin(r)
+    one, zero = torch.ones_like(c[:, 0]), torch.zeros_like(c[:, 0])
+
+    def mat(rows):
+        return torch.stack([torch.stack(row, -1) for row in rows], -2)
+
+    rx = mat([[one, zero, zero], [zero, c[:, 0], s[:, 0]], [zero, -s[:, 0], c[:, 0]]])
+    ry = mat([[c[:, 1], zero, -s[:, 1]], [zero, one, zero], [s[:, 1], zero, c[:, 1]]])
+    rz = mat([[c[:, 2], s[:, 2], zero], [-s[:, 2], c[:, 2], zero], [zero, zero, one]])
+    return rz @ ry @ rx
+
+
+def rotate(x: torch.Tensor, generator: torch.Generator, main: float = 30.0, minor: float = 1.0,
+           faithful: bool = True) -> torch.Tensor:
+    """A main axis drawn from {x, y, z} turns by U(0, main) degrees, the other two by U(0, minor)
+    (U(-a, a) each when not ``faithful``)."""
+    n = x.shape[0]
+    low = 0.0 if faithful else -1.0
+    angles = _uniform(generator, (n, 3), low * minor, minor, x.device)
+    axis = torch.randint(0, 3, (n,), generator=generator, device=x.device)
+    big = _uniform(generator, (n,), low * main, main, x.device)
+    angles = torch.where(torch.arange(3, device=x.device) == axis[:, None], big[:, None], angles)
+    return torch.einsum("nij,njtvm->nitvm", rotation_matrices(angles).to(x.dtype), x)
+
+
+def gaussian_noise(x: torch.Tensor, generator: torch.Generator, std: float = 0.01,
+                   p: float = 0.5) -> torch.Tensor:
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) * std
+    return x + noise * _chosen(generator, x.shape[0], p, x.device)
+
+
+def gaussian_blur(x: torch.Tensor, generator: torch.Generator, p: float = 0.5, size: int = 15,
+                  sigma: tuple = (0.1, 2.0), faithful: bool = True) -> torch.Tensor:
+    """Blur along time with a per-sample Gaussian kernel, zero padding at the ends."""
+    n, c, t, v, m = x.shape
+    sig = _uniform(generator, (n, 1), *sigma, x.device)
+    offsets = torch.arange(size, device=x.device) - size // 2
+    kernel = torch.exp(-offsets[None] ** 2 / (2 * sig ** 2))                      # (n, size)
+    if not faithful:
+        kernel = kernel / kernel.sum(dim=1, keepdim=True)
+    rows = x.permute(0, 1, 3, 4, 2).reshape(1, n * c * v * m, t)
+    weight = kernel.repeat_interleave(c * v * m, dim=0)[:, None].to(x.dtype)
+    out = torch.nn.functional.conv1d(rows, weight, padding=size // 2, groups=n * c * v * m)
+    out = out.view(n, c, v, m, t).permute(0, 1, 4, 2, 3)
+    return torch.where(_chosen(generator, n, p, x.device), out, x)
+
+
+def axis_mask(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Zero one coordinate channel (x, y or z) of every joint and frame."""
+    n = x.shape[0]
+    axis = torch.randint(0, 3, (n,), generator=generator, device=x.device)
+    keep = torch.arange(x.shape[1], device=x.device)[None] != axis[:, None]            # (n, C)
+    keep = keep.view(n, -1, 1, 1, 1) | ~_chosen(generator, n, p, x.device)
+    return x * keep
+
+
+def temporal_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    return torch.where(_chosen(generator, x.shape[0], p, x.device), x.flip(2), x)
+
+
+EXTREME = {"flip": flip, "rotate": rotate, "noise": gaussian_noise, "blur": gaussian_blur,
+           "axis_mask": axis_mask, "temporal_flip": temporal_flip}
+
+
+def extreme(x: torch.Tensor, generator: torch.Generator, names=("flip", "rotate", "noise", "blur",
+            "axis_mask"), noise_std: float = 0.01, faithful: bool = True) -> torch.Tensor:
+    """AimCLR's extreme augmentations in the given order (its default '12345')."""
+    for name in names:
+        if name == "noise":
+            x = gaussian_noise(x, generator, std=noise_std)
+        elif name in ("rotate", "blur"):
+            x = EXTREME[name](x, generator, faithful=faithful)
+        else:
+            x = EXTREME[name](x, generator)
+    return x
+
+
 # --- input streams -----------------------------------------------------------------------------
 def motion(x: torch.Tensor) -> torch.Tensor:
     """m[t] = x[t+1] - x[t]; the last frame is zero."""

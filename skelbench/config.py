@@ -66,11 +66,19 @@ def recipe_names(root: Path | None = None) -> list[str]:
     return sorted(p.stem for p in ((root or project_root()) / "methods").glob("*.yaml"))
 
 
-def load_recipe(name: str, root: Path | None = None) -> dict:
+def load_recipe(name: str, root: Path | None = None, _seen: tuple = ()) -> dict:
+    """A recipe; ``base: other`` starts from recipe ``other`` and deep-updates it (ablations)."""
     path = recipe_path(name, root)
     if not path.is_file():
         raise ConfigError(f"no recipe {name!r} in {path.parent}{did_you_mean(name, recipe_names(root))}")
     recipe = load_yaml(path)
+    if "base" in recipe:
+        base = recipe.pop("base")
+        if base in _seen + (name,):
+            raise ConfigError(f"{path}: recipe {name!r} inherits from itself through {base!r}")
+        parent = load_recipe(base, root, _seen + (name,))
+        parent.pop("description", None)
+        recipe = deep_update(parent, recipe)
     for key in ("class", "backbone", "pretrain", "linear"):
         if key not in recipe:
             raise ConfigError(f"{path}: missing key {key!r}")
