@@ -210,6 +210,12 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         "pretrain": deep_update(recipe["pretrain"], schedule.get("pretrain") or {}),
         "linear": deep_update(recipe["linear"], schedule.get("linear") or {}),
     }
+    # Then what the card sets for this method class only (``schedule.classes.<class>``).
+    for section, values in ((schedule.get("classes") or {}).get(recipe["class"]) or {}).items():
+        if section not in ("pretrain", "linear"):
+            raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
+                              f"set pretrain and linear, not {section!r}")
+        cfg[section] = deep_update(cfg[section], values)
     if backbone is not None:
         cfg["backbone"] = {"name": backbone}
     cfg = apply_overrides(cfg, list(overrides))

@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from skelbench import config as C
 from skelbench.registry import Registry, RegistryError, load_plugin
@@ -85,3 +86,19 @@ def test_card_backbone_replaces_the_recipe_spec_and_flag_wins(project):
     assert C.resolve("skeletonclr", "synth-xsub", backbone="stgcn")["backbone"] == {"name": "stgcn"}
     with pytest.raises(Exception, match="unknown backbone 'stgcnn'.*did you mean stgcn"):
         C.resolve("skeletonclr", "synth-xsub", backbone="stgcnn")
+
+
+def test_card_schedule_per_class_and_recipe_inheritance(project):
+    load_all()
+    card = yaml.safe_load((project / "datasets" / "synth.yaml").read_text())
+    card["schedule"]["pretrain"]["lr"] = 0.005
+    card["schedule"]["classes"] = {"supervised": {"pretrain": {"lr": 0.1}}}
+    (project / "datasets" / "synth.yaml").write_text(yaml.safe_dump(card))
+    assert C.resolve("skeletonclr")["pretrain"]["lr"] == 0.005
+    assert C.resolve("supervised")["pretrain"]["lr"] == 0.1
+    ablation = C.resolve("tranclr-intra")
+    assert ablation["args"]["levels"] == ["intra"] and ablation["class"] == "tranclr"
+    assert ablation["args"]["tau_k"] == C.resolve("tranclr")["args"]["tau_k"]
+    (project / "methods" / "loop.yaml").write_text("base: loop\nclass: tranclr\n")
+    with pytest.raises(C.ConfigError, match="inherits from itself"):
+        C.load_recipe("loop")
