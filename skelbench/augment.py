@@ -135,6 +135,50 @@ def extreme(x: torch.Tensor, generator: torch.Generator, names=("flip", "rotate"
     return x
 
 
+# --- ActCLR's strong additions ----------------------------------------------------------------
+def speed(x: torch.Tensor, generator: torch.Generator, p: float = 0.5,
+          rate: tuple = (0.5, 1.5)) -> torch.Tensor:
+    """Resize the clip linearly to floor(T r) frames, r ~ U(rate), into a T-frame zero buffer
+    (cut when longer), with probability p per sample."""
+    n, c, t, v, m = x.shape
+    r = _uniform(generator, (n,), *rate, x.device)
+    length = (t * r).floor().clamp(min=1)
+    frame = torch.arange(t, device=x.device)[None].float()
+    pos = ((frame + 0.5) * t / length[:, None] - 0.5).clamp(0, t - 1)            # (n, T)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (pos - lo).view(n, 1, t, 1, 1).to(x.dtype)
+
+    def take(idx):
+        return x.gather(2, idx.view(n, 1, t, 1, 1).expand(n, c, t, v, m))
+
+    out = (take(lo) * (1 - w) + take(hi) * w) * (frame < length[:, None]).view(n, 1, t, 1, 1)
+    return torch.where(_chosen(generator, n, p, x.device), out, x)
+
+
+def _root_outward() -> list[int]:
+    """Joints ordered so that each comes after its parent (the centre first)."""
+    order, seen = [skeleton.CENTER], {skeleton.CENTER}
+    while len(order) < skeleton.NUM_JOINTS:
+        for v, parent in enumerate(skeleton.BONE_PARENT):
+            if v not in seen and parent in seen:
+                order.append(v)
+                seen.add(v)
+    return order
+
+
+def bone_rescale(x: torch.Tensor, generator: torch.Generator, scale: float = 0.5) -> torch.Tensor:
+    """Rebuild each skeleton from the centre outwards with every bone multiplied by its own
+    factor U(0, scale), one per sample and bone (ActCLR's '9': shrinks bones to 0-50 %)."""
+    n = x.shape[0]
+    factor = _uniform(generator, (n, 1, 1, skeleton.NUM_JOINTS, 1), 0.0, scale, x.device).to(x.dtype)
+    out = x.clone()
+    for v in _root_outward()[1:]:          # a loop over joints, not samples
+        parent = skeleton.BONE_PARENT[v]
+        out[:, :, :, v] = out[:, :, :, parent] + factor[:, :, :, v] * (x[:, :, :, v] - x[:, :, :, parent])
+    return out
+
+
 # --- input streams -----------------------------------------------------------------------------
 def motion(x: torch.Tensor) -> torch.Tensor:
     """m[t] = x[t+1] - x[t]; the last frame is zero."""

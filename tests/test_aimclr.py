@@ -93,3 +93,29 @@ def test_flip_axis_mask_and_per_sample_choices():
     a = augment.extreme(x, torch.Generator().manual_seed(3))
     b = augment.extreme(x, torch.Generator().manual_seed(3))
     torch.testing.assert_close(a, b)
+
+
+def test_speed_resizes_into_a_zero_buffer():
+    x = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(4, 3, 8, 25, 2).contiguous()
+    out = augment.speed(x, torch.Generator().manual_seed(0), p=1.0)
+    r = torch.rand(4, generator=torch.Generator().manual_seed(0)) + 0.5
+    for i in range(4):
+        length = int(8 * r[i])
+        ref = torch.clamp((torch.arange(8.0) + 0.5) * 8 / length - 0.5, 0, 7)   # linear ramp
+        ref[length:] = 0
+        torch.testing.assert_close(out[i, 0, :, 0, 0], ref)
+
+
+def test_bone_rescale_keeps_directions_and_shrinks_lengths():
+    x = torch.randn(6, 3, 5, 25, 2)
+    out = augment.bone_rescale(x, torch.Generator().manual_seed(0))
+    parent = list(skeleton.BONE_PARENT)
+    before, after = x - x[:, :, :, parent], out - out[:, :, :, parent]
+    torch.testing.assert_close(out[:, :, :, skeleton.CENTER], x[:, :, :, skeleton.CENTER])
+    ratio = after.norm(dim=1) / before.norm(dim=1).clamp(min=1e-9)              # (n, T, V, M)
+    ratio = torch.cat([ratio[:, :, :skeleton.CENTER], ratio[:, :, skeleton.CENTER + 1:]], dim=2)
+    assert (ratio <= 0.5 + 1e-5).all() and (ratio >= 0).all()
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-4)     # one factor per bone
+    cos = F.cosine_similarity(after, before, dim=1)
+    keep = before.norm(dim=1) > 1e-6
+    assert (cos[keep] > 0.999).all()
