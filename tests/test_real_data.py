@@ -197,12 +197,13 @@ def test_prepare_is_resumable_after_an_interruption(tmp_path, monkeypatch):
         return original(item)
 
     monkeypatch.setattr(real, "_ntu_item", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="missing skeletons"):
         real.prepare_ntu_raw(card, raw, out, workers=1)
     assert not out.exists() and len(list(out.with_name(".ntu60.partial").glob("shard-*.npz"))) == 1
     calls.clear()
     monkeypatch.setattr(real, "_ntu_item", lambda item: (calls.append(item[0]), original(item))[1])
-    info = real.prepare_ntu_raw(card, raw, out, workers=1)
+    with pytest.warns(UserWarning, match="counts differ from the papers"):
+        info = real.prepare_ntu_raw(card, raw, out, workers=1)
     assert info["num_samples"] == 3 and len(calls) == 2      # the finished shard was not redone
     assert not out.with_name(".ntu60.partial").exists()
 
