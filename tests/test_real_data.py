@@ -117,6 +117,18 @@ def test_malformed_files_name_file_and_line(tmp_path, damage, message):
         assert re.search(r"line \d+", str(err.value))
 
 
+def test_a_bad_file_is_named_through_parallel_readers(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKELBENCH_PREPARED", str(tmp_path / "prepared"))
+    raw = _ntu_dir(tmp_path, with_fixtures=False)
+    (raw / "S001C002P005R002A008.skeleton").unlink()
+    bad = raw / "S001C001P001R001A002.skeleton"
+    bad.write_text("3\n1\n")
+    result = CliRunner().invoke(main, ["data", "prepare", "ntu60", "--raw", str(raw), "--workers", "2"])
+    assert result.exit_code != 0
+    assert "S001C001P001R001A002.skeleton" in result.output and "truncated" in result.output
+    assert not (tmp_path / "prepared" / "ntu60").exists()
+
+
 def test_empty_sample_and_bad_names(tmp_path):
     empty = tmp_path / "S001C001P001R001A001.skeleton"
     empty.write_text("2\n0\n0\n")

@@ -29,7 +29,10 @@ class DataFormatError(ValueError):
     def __init__(self, path, message: str, line: int | None = None):
         where = f"{path}" + (f", line {line}" if line is not None else "")
         super().__init__(f"{where}: {message}")
-        self.path, self.line = path, line
+        self.path, self.message, self.line = path, message, line
+
+    def __reduce__(self):   # rebuilt from its parts when it crosses a worker-process boundary
+        return self.__class__, (self.path, self.message, self.line)
 
 
 class EmptySample(DataFormatError):
