@@ -61,6 +61,7 @@ class Runner:
         if done is not None:
             self.log(f"reusing pretraining {done['run_id']}")
             return done
+        parent = self.pretrain(cfg["init"], seed) if cfg.get("init") else None
         split = self.split(cfg)
         previous = R.find_resumable(self.results_dir, digest, seed) if self.resume else None
         if previous is not None:
@@ -71,12 +72,18 @@ class Runner:
         else:
             record = R.start_record(self.results_dir, kind="pretrain", cfg=section,
                                     config_hash=digest, seed=seed,
+                                    parent_run_id=parent["run_id"] if parent else None,
                                     global_batch=cfg["pretrain"]["batch_size"],
                                     epochs=cfg["pretrain"]["epochs"],
                                     hardware=hardware(self.device))
         try:
             torch.manual_seed(seed)
             method = build_method(cfg, split.num_classes).to(self.device)
+            if parent is not None:     # both encoders start from the parent's query encoder
+                weights = encoder_state(self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt",
+                                        self.device)
+                method.encoder.load_state_dict(weights)
+                method.key_encoder.load_state_dict(weights)
             throughput = pretrain(method, split, cfg["pretrain"], seed=seed,
                                   checkpoint=record.run_dir / "checkpoint.pt", device=self.device,
                                   resume=previous is not None, progress=self.progress)

@@ -157,6 +157,15 @@ def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
     return cfg
 
 
+def _has_key(cfg: dict, override: str) -> bool:
+    node = cfg
+    for part in parse_override(override)[0]:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def _check_type(text: str, old: Any, new: Any) -> Any:
     if old is None or new is None or isinstance(new, type(old)):
         return new
@@ -219,6 +228,13 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     if backbone is not None:
         cfg["backbone"] = {"name": backbone}
     cfg = apply_overrides(cfg, list(overrides))
+    if recipe.get("init"):
+        # The pretraining this one starts from: the init recipe on the same split, stream and
+        # backbone, with the overrides that exist in it. Its whole config enters this hash.
+        parent = resolve(recipe["init"], split, stream=stream, root=root)
+        parent = apply_overrides(parent, [o for o in overrides if _has_key(parent, o)])
+        parent["backbone"] = dict(cfg["backbone"])
+        cfg["init"] = parent
     from .backbones import backbone_args
     backbone_args(cfg["backbone"])  # validates the backbone name and its keys
     return cfg
@@ -233,4 +249,5 @@ def _fingerprint(card: dict) -> str:
 
 def pretrain_section(cfg: dict) -> dict:
     """The part of a config that determines the pretrained encoder."""
-    return {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain")}
+    return {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain", "init")
+            if k in cfg}

@@ -4,13 +4,14 @@ import pytest
 import torch
 
 from skelbench.backbones.stgcn import STGCN
+from skelbench.methods.actclr import ActCLR
 from skelbench.methods.aimclr import AimCLR
 from skelbench.methods.baselines import Supervised
 from skelbench.methods.skeletonclr import SkeletonCLR
 from skelbench.methods.tranclr import TranCLR
 from skelbench.train import load_checkpoint, save_checkpoint
 
-MOCO_METHODS = [SkeletonCLR, AimCLR, TranCLR]
+MOCO_METHODS = [SkeletonCLR, AimCLR, TranCLR, ActCLR]
 
 
 def tiny_method(queue_size=16, cls=SkeletonCLR, **kw):
@@ -53,7 +54,8 @@ def test_step_updates_online_by_optimiser_and_key_by_ema(cls):
     assert m.queue_ptr.item() == 8
 
 
-@pytest.mark.parametrize("cls, epoch", [(SkeletonCLR, 0), (AimCLR, 0), (AimCLR, 200), (TranCLR, 0)])
+@pytest.mark.parametrize("cls, epoch", [(SkeletonCLR, 0), (AimCLR, 0), (AimCLR, 200), (TranCLR, 0),
+                                        (ActCLR, 0)])
 def test_loss_decreases_on_a_fixed_batch(cls, epoch):
     m = tiny_method(queue_size=32, cls=cls)
     x = torch.randn(16, 3, 12, 25, 2)

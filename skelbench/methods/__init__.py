@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 
 from ..registry import METHODS
-from . import aimclr, baselines, skeletonclr, tranclr  # noqa: F401  (register)
+from . import actclr, aimclr, baselines, skeletonclr, tranclr  # noqa: F401  (register)
 from .base import Method, MoCo  # noqa: F401
 
 # Constructor arguments the harness passes itself; recipes give the rest under ``args``.
