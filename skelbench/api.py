@@ -83,7 +83,8 @@ class Runner:
                 weights = encoder_state(self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt",
                                         self.device)
                 method.encoder.load_state_dict(weights)
-                method.key_encoder.load_state_dict(weights)
+                if hasattr(method, "key_encoder"):
+                    method.key_encoder.load_state_dict(weights)
             throughput = pretrain(method, split, cfg["pretrain"], seed=seed,
                                   checkpoint=record.run_dir / "checkpoint.pt", device=self.device,
                                   resume=previous is not None, progress=self.progress)
