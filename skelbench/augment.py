@@ -135,6 +135,20 @@ def extreme(x: torch.Tensor, generator: torch.Generator, names=("flip", "rotate"
     return x
 
 
+_PARTS = tuple(skeleton.BODY_PARTS.values())
+
+
+def part_mask(generator, n: int, num_parts, device) -> torch.Tensor:
+    """(n, V) bool: the joints of S ~ U{num_parts} body parts drawn per sample."""
+    s = torch.randint(num_parts[0], num_parts[1] + 1, (n, 1), generator=generator, device=device)
+    rank = torch.rand(n, len(_PARTS), generator=generator, device=device).argsort(1).argsort(1)
+    chosen = rank < s                                                        # (n, parts)
+    member = torch.zeros(len(_PARTS), skeleton.NUM_JOINTS, dtype=torch.bool, device=device)
+    for p, joints in enumerate(_PARTS):
+        member[p, list(joints)] = True
+    return (chosen.float() @ member.float()) > 0
+
+
 # --- ActCLR's strong additions ----------------------------------------------------------------
 def speed(x: torch.Tensor, generator: torch.Generator, p: float = 0.5,
           rate: tuple = (0.5, 1.5)) -> torch.Tensor:
@@ -156,7 +170,7 @@ def speed(x: torch.Tensor, generator: torch.Generator, p: float = 0.5,
     return torch.where(_chosen(generator, n, p, x.device), out, x)
 
 
-def _root_outward() -> list[int]:
+def root_outward() -> list[int]:
     """Joints ordered so that each comes after its parent (the centre first)."""
     order, seen = [skeleton.CENTER], {skeleton.CENTER}
     while len(order) < skeleton.NUM_JOINTS:
@@ -173,7 +187,7 @@ def bone_rescale(x: torch.Tensor, generator: torch.Generator, scale: float = 0.5
     n = x.shape[0]
     factor = _uniform(generator, (n, 1, 1, skeleton.NUM_JOINTS, 1), 0.0, scale, x.device).to(x.dtype)
     out = x.clone()
-    for v in _root_outward()[1:]:          # a loop over joints, not samples
+    for v in root_outward()[1:]:          # a loop over joints, not samples
         parent = skeleton.BONE_PARENT[v]
         out[:, :, :, v] = out[:, :, :, parent] + factor[:, :, :, v] * (x[:, :, :, v] - x[:, :, :, parent])
     return out

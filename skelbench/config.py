@@ -138,32 +138,26 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(value)
 
 
-def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` overrides; the key must exist and the type must match."""
+def apply_overrides(cfg: dict, overrides: list[str], skip_missing: bool = False) -> dict:
+    """Apply ``a.b=value`` overrides; the type must match, and the key must exist (or, with
+    ``skip_missing``, the override is left out)."""
     cfg = copy.deepcopy(cfg)
     for text in overrides:
         path, value = parse_override(text)
         node = cfg
         for i, part in enumerate(path):
             if not isinstance(node, dict) or part not in node:
+                if skip_missing:
+                    break
                 siblings = list(node) if isinstance(node, dict) else []
                 close = difflib.get_close_matches(part, siblings, n=3, cutoff=0.5)
                 hint = f"; did you mean {'.'.join(path[:i] + [close[0]])}?" if close else ""
                 raise ConfigError(f"--set {text!r}: no key {'.'.join(path[:i + 1])!r}{hint}")
             if i < len(path) - 1:
                 node = node[part]
-        old = node[path[-1]]
-        node[path[-1]] = _check_type(text, old, value)
+        else:
+            node[path[-1]] = _check_type(text, node[path[-1]], value)
     return cfg
-
-
-def _has_key(cfg: dict, override: str) -> bool:
-    node = cfg
-    for part in parse_override(override)[0]:
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def _check_type(text: str, old: Any, new: Any) -> Any:
@@ -231,8 +225,8 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     if recipe.get("init"):
         # The pretraining this one starts from: the init recipe on the same split, stream and
         # backbone, with the overrides that exist in it. Its whole config enters this hash.
-        parent = resolve(recipe["init"], split, stream=stream, root=root)
-        parent = apply_overrides(parent, [o for o in overrides if _has_key(parent, o)])
+        parent = apply_overrides(resolve(recipe["init"], split, stream=stream, root=root),
+                                 list(overrides), skip_missing=True)
         parent["backbone"] = dict(cfg["backbone"])
         cfg["init"] = parent
     from .backbones import backbone_args

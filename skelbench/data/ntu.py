@@ -138,14 +138,14 @@ def _parse_floats(path: Path, block: list[str], starts: list[int]) -> np.ndarray
     raise AssertionError("unreachable")
 
 
-def select_bodies(raw: RawSkeleton, rule: str = "order") -> np.ndarray:
-    """(F, 2, 25, 3): the two bodies kept.
+def select_bodies(raw: RawSkeleton | np.ndarray, rule: str = "order") -> np.ndarray:
+    """(F, 2, 25, 3): the two bodies kept from a file or a (F, slots, 25, 3) array.
 
     ``order``: the first two bodies listed in each frame (ST-GCN, CrosSCLR, AimCLR).
     ``energy``: of the first four slots, the two with the largest motion energy, sum over
     x, y, z of the std over the slot's non-zero frames, largest first (2s-AGCN, MS-G3D).
     """
-    joints = raw.joints
+    joints = raw.joints if isinstance(raw, RawSkeleton) else raw
     if rule == "order":
         return joints[:, :2]
     if rule != "energy":

@@ -139,7 +139,7 @@ def read_split_file(path: Path) -> tuple[list[str], list[str]]:
     def ids(k: int) -> list[str]:
         out = [v.strip() for v in lines[k].split(",") if v.strip()]
         for v in out:
-            parse_video(v) if not v.endswith(".txt") else None
+            parse_video(v)          # raises on an id that is not a PKU-MMD video name
         return out
 
     try:

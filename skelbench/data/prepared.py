@@ -70,6 +70,10 @@ def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> dict:
     missing = [c for c in REQUIRED_COLUMNS if c not in meta]
     if missing:
         raise ValueError(f"prepared metadata lacks column(s) {missing}")
+    bad = ~np.isfinite(data).reshape(len(data), -1).all(axis=1)
+    if bad.any():
+        raise ValueError(f"sample {meta['name'][int(np.argmax(bad))]} (and {int(bad.sum()) - 1} more) "
+                         "has NaN or inf coordinates; check the source files")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -115,26 +119,31 @@ def prepared_fingerprint(card: dict, root: Path | None = None) -> str:
     return json.loads(info_path.read_text())["sha256"][:16]
 
 
+def split_membership(meta: pd.DataFrame, split: str, card: dict, info: dict,
+                     path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) boolean masks over ``meta``: the split's own column where the source fixed
+    it (1 train, 0 test, -1 neither), else the card's rule over a metadata column."""
+    if split in meta.columns:
+        member = meta[split].to_numpy()
+        return member == 1, member == 0
+    column = card["splits"][split].get("by")
+    if column not in meta.columns:
+        only = info.get("only_split")
+        raise ConfigError(
+            f"{split}: the prepared {card['name']} data ({path}) has no {column!r} column to split "
+            f"by" + (f"; it was imported from a file that holds only {only}" if only else
+                     f"; datasets/{card['name']}.yaml says split {split!r} is by {column!r}"))
+    train = meta[column].isin(card["splits"][split]["train"]).to_numpy()
+    return train, ~train
+
+
 def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
                root: Path | None = None) -> Split:
     card = load_card(dataset, root)
-    rule = card["splits"][split]
     path = ensure_prepared(dataset, root)
     info = json.loads((path / "info.json").read_text())
     meta = pd.read_csv(path / "meta.csv")
-    if split in meta.columns:                      # fixed by the source (split file, import)
-        member = meta[split].to_numpy()
-        train, test = member == 1, member == 0
-    else:
-        column = rule.get("by")
-        if column not in meta.columns:
-            only = info.get("only_split")
-            raise ConfigError(
-                f"{split}: the prepared {dataset} data ({path}) has no {column!r} column to split "
-                f"by" + (f"; it was imported from a file that holds only {only}" if only else
-                         f"; datasets/{dataset}.yaml says split {split!r} is by {column!r}"))
-        train = meta[column].isin(rule["train"]).to_numpy()
-        test = ~train
+    train, test = split_membership(meta, split, card, info, path)
     data = np.load(path / "data.npy", mmap_mode="r")
     if not np.isfinite(data).all():
         raise ConfigError(f"{path / 'data.npy'}: contains NaN or inf; prepare it again")

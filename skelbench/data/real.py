@@ -224,11 +224,8 @@ def _from_ctv(x: np.ndarray, settings: dict) -> tuple[np.ndarray, int]:
             x[:, 1] = 0
     else:
         x = x.transpose(1, 3, 2, 0)
-    if settings["bodies"] == "energy":
-        energy = [x[x[:, m].any(axis=(1, 2)), m].reshape(-1, 3).std(axis=0).sum()
-                  if x[:, m].any() else 0.0 for m in range(2)]
-        x = x[:, np.argsort(energy)[::-1]]
-    return ssl_preprocess(x, settings["frames"], settings["rotate"])
+    return ssl_preprocess(ntu.select_bodies(x, settings["bodies"]), settings["frames"],
+                          settings["rotate"])
 
 
 def prepare_stgcn(card: dict, raw: Path, out: Path, *, progress=None, log=print, **_) -> dict:
@@ -251,10 +248,8 @@ def prepare_stgcn(card: dict, raw: Path, out: Path, *, progress=None, log=print,
 
     def item(it):
         a, i, stem, label, part = it
-        x, path = arrays[a]
+        x, _ = arrays[a]
         sample, length = _from_ctv(x[i], settings)
-        if not np.isfinite(sample).all():
-            raise DataFormatError(path, f"sample {i} ({stem}) has NaN or inf")
         m = {"name": stem, "label": label, "length": length}
         if card["kind"] == "ntu":
             m.update(ntu.parse_name(stem))
@@ -458,24 +453,17 @@ def split_info(split: str) -> dict:
     import pandas as pd
 
     from ..config import load_card, resolve_dataset
-    from .prepared import ensure_prepared
+    from .prepared import ensure_prepared, split_membership
     dataset, split = resolve_dataset(split)
     path = ensure_prepared(dataset)
     info = json.loads((path / "info.json").read_text())
     meta = pd.read_csv(path / "meta.csv")
-    rule = load_card(dataset)["splits"][split]
-    if split in meta.columns:
-        part = meta[split].map({1: "train", 0: "test"})
-    elif rule.get("by") in meta.columns:
-        part = meta[rule["by"]].isin(rule["train"]).map({True: "train", False: "test"})
-    else:
-        raise ConfigError(f"{split}: the prepared {dataset} data cannot form this split "
-                          f"(it holds {info.get('only_split', 'other splits')})")
+    masks = dict(zip(("train", "test"), split_membership(meta, split, load_card(dataset), info, path)))
     classes = info["classes"]
-    counts = {p: {classes[k]: int(v) for k, v in meta[part == p]["label"].value_counts().sort_index().items()}
-              for p in ("train", "test")}
+    counts = {p: {classes[k]: int(v) for k, v in meta[m]["label"].value_counts().sort_index().items()}
+              for p, m in masks.items()}
     return {"split": split, "dataset": dataset, "path": str(path),
-            "train": int((part == "train").sum()), "test": int((part == "test").sum()),
+            "train": int(masks["train"].sum()), "test": int(masks["test"].sum()),
             "num_classes": len(classes), "classes": classes, "frames": info["frames"],
             "per_class": counts, "source": info.get("source"),
             "preprocessing": info.get("preprocessing"), "sha256": info.get("sha256")}

@@ -26,7 +26,6 @@ from .. import augment, skeleton
 from ..losses import relational_kl
 from ..registry import METHODS
 from .base import MoCo
-from .tranclr import _part_mask
 
 NORMAL = ("flip", "rotate", "noise", "blur", "axis_mask")
 STRONG = NORMAL + ("speed", "bone_rescale")
@@ -73,7 +72,7 @@ def bone_transfer(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
     length = other.norm(dim=1, keepdim=True)
     direction = bones / bones.norm(dim=1, keepdim=True).clamp(min=1e-8)
     out = x.clone()
-    for v in augment._root_outward()[1:]:
+    for v in augment.root_outward()[1:]:
         out[:, :, :, v] = out[:, :, :, parent[v]] + direction[:, :, :, v] * length[:, :, :, v]
     return out
 
@@ -91,7 +90,7 @@ def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4):
     start = (torch.rand(n, generator=generator, device=dev) * ((t - width) // stride + 1)).long() * stride
     frame = torch.arange(t, device=dev)[None]
     window = (frame >= start[:, None]) & (frame < (start + width)[:, None])          # (n, T)
-    region = window[:, :, None] & _part_mask(generator, n, parts, dev)[:, None]      # (n, T, V)
+    region = window[:, :, None] & augment.part_mask(generator, n, parts, dev)[:, None]      # (n, T, V)
     # Source frame of the partner: the same frame, or 2 (t - start) for the speed variant.
     mode = torch.rand(n, generator=generator, device=dev)
     speed = (mode <= 0.5) & (mode > 0.25)

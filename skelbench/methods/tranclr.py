@@ -15,26 +15,11 @@ j = (i + r) mod N; the cross level builds A(1) from the first views and A(2) fro
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
-from .. import augment, skeleton
+from .. import augment
 from ..losses import info_nce, soft_alignment
 from ..registry import METHODS
 from .base import MoCo
-
-PARTS = tuple(skeleton.BODY_PARTS.values())
-
-
-def _part_mask(generator, n: int, num_parts, device) -> torch.Tensor:
-    """(n, V) bool: the joints of S ~ U{num_parts} body parts drawn per sample."""
-    s = torch.randint(num_parts[0], num_parts[1] + 1, (n, 1), generator=generator, device=device)
-    rank = torch.rand(n, len(PARTS), generator=generator, device=device).argsort(1).argsort(1)
-    chosen = rank < s                                                        # (n, parts)
-    member = torch.zeros(len(PARTS), skeleton.NUM_JOINTS, dtype=torch.bool, device=device)
-    for p, joints in enumerate(PARTS):
-        member[p, list(joints)] = True
-    return (chosen.float() @ member.float()) > 0
-
 
 def local_substitution(xi, xj, generator, num_parts=(2, 3), window=(16, 24), kappa=(0.5, 2.0)):
     """Write a window of X_i's chosen parts, W' frames long and resized linearly to W frames, into
@@ -60,7 +45,7 @@ def local_substitution(xi, xj, generator, num_parts=(2, 3), window=(16, 24), kap
         return xi.gather(2, idx.view(n, 1, t, 1, 1).expand(n, c, t, v, m))
 
     resized = take(lo) * (1 - frac) + take(hi) * frac
-    mask = inside[:, :, None] & _part_mask(generator, n, num_parts, dev)[:, None, :]   # (n, T, V)
+    mask = inside[:, :, None] & augment.part_mask(generator, n, num_parts, dev)[:, None, :]   # (n, T, V)
     anchor = torch.where(mask[:, None, :, :, None], resized, xj)
     return anchor, mask, mask.float().mean(dim=(1, 2))
 
