@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from . import config as C
@@ -16,10 +15,8 @@ from .backbones import build_backbone
 from .data import load_split
 from .methods import build_method
 from .protocols.features import extract, freeze
-from .protocols.linear import train_linear
+from .registry import PROTOCOLS
 from .train import encoder_state, pretrain
-
-PROTOCOL_NAMES = ("linear",)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -40,15 +37,18 @@ class Runner:
     log: Callable[[str], None] = print
     progress: object = None
     _splits: dict = field(default_factory=dict)
+    _features: dict = field(default_factory=dict)
 
     def split(self, cfg: dict):
-        key = (cfg["data"]["dataset"], cfg["data"]["split"])
+        """The split of ``cfg`` (a config, or a config's data section), loaded once."""
+        data = cfg.get("data", cfg)
+        key = (data["dataset"], data["split"])
         if key not in self._splits:
             self._splits[key] = load_split(key[1], key[0], self.device)
         split = self._splits[key]
-        if split.x_train.shape[2] != cfg["data"]["frames"]:
+        if split.x_train.shape[2] != data["frames"]:
             raise C.ConfigError(
-                f"data.frames is {cfg['data']['frames']} but the prepared {key[0]} data has "
+                f"data.frames is {data['frames']} but the prepared {key[0]} data has "
                 f"{split.x_train.shape[2]} frames: the frame count is a dataset-card setting "
                 f"(datasets/{key[0]}.yaml), not a --set override")
         return split
@@ -94,46 +94,112 @@ class Runner:
         record.finish(history={"loss": throughput.pop("loss_history")}, throughput=throughput)
         return record
 
-    def linear(self, cfg: dict, seed: int) -> dict:
-        digest = C.config_hash({"pretrain": C.pretrain_section(cfg), "linear": cfg["linear"]})
-        done = R.find_done(self.results_dir, "linear", digest, seed)
+    def evaluate(self, cfg: dict, seed: int, protocol: str) -> dict:
+        """The finished record of ``protocol`` on (cfg, seed): found, or run now (pretraining
+        first if needed)."""
+        fn = PROTOCOLS.get(protocol)
+        cfg = with_target(cfg) if "transfer" in fn.sections else cfg
+        digest = protocol_hash(cfg, protocol)
+        done = R.find_done(self.results_dir, protocol, digest, seed)
         if done is not None:
-            self.log(f"linear: already done in {done['run_id']}")
+            self.log(f"{protocol}: already done in {done['run_id']}")
             return done
         parent = self.pretrain(cfg, seed)
-        split = self.split(cfg)
-        record = R.start_record(self.results_dir, kind="linear", cfg=cfg, config_hash=digest,
-                                seed=seed, parent_run_id=parent["run_id"], selection="last",
-                                global_batch=cfg["linear"]["batch_size"],
-                                epochs=cfg["linear"]["epochs"], hardware=hardware(self.device))
+        section = fn.sections[-1]
+        spec = cfg.get(section, {})
+        extra = {"target": cfg["transfer"]["target"]} if "transfer" in fn.sections else {}
+        record = R.start_record(self.results_dir, kind=protocol, cfg=cfg, config_hash=digest,
+                                seed=seed, parent_run_id=parent["run_id"],
+                                global_batch=spec.get("batch_size"), epochs=spec.get("epochs"),
+                                hardware=hardware(self.device), **extra)
         try:
             torch.manual_seed(seed)
-            encoder = build_backbone(cfg["backbone"]).to(self.device)
-            checkpoint = self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt"
-            encoder.load_state_dict(encoder_state(checkpoint, self.device))
-            freeze(encoder)
-            stream = cfg["data"]["stream"]
-            train_feat = extract(encoder, split.x_train, stream)
-            test_feat = extract(encoder, split.x_test, stream)
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-            out = train_linear(train_feat, split.y_train, test_feat, split.y_test,
-                               split.num_classes, cfg["linear"], generator)
-            np.savez_compressed(record.run_dir / "logits.npz",
-                                logits=out["logits"].float().cpu().numpy(),
-                                labels=split.y_test.cpu().numpy())
+            out = fn(Context(self, cfg, seed, fn.sections, parent, record.run_dir))
         except BaseException as e:
             record.fail(e)
             raise
-        record.finish(metrics=out["metrics"], history={"test_top1": out["history"]})
+        record.finish(**out)
         return record
 
+    def features(self, parent: dict, cfg: dict, split) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen, pooled features of a pretraining on a split, extracted once per process."""
+        stream = cfg["data"]["stream"]
+        key = (parent["run_id"], split.name, stream)
+        if key not in self._features:
+            encoder = freeze(self.encoder(cfg, parent))
+            self._features[key] = (extract(encoder, split.x_train, stream),
+                                   extract(encoder, split.x_test, stream))
+        return self._features[key]
+
+    def encoder(self, cfg: dict, parent: dict) -> torch.nn.Module:
+        encoder = build_backbone(cfg["backbone"]).to(self.device)
+        encoder.load_state_dict(encoder_state(self.run_path(parent) / "checkpoint.pt", self.device))
+        return encoder
+
+    def run_path(self, record: dict) -> Path:
+        return self.results_dir / "runs" / record["run_id"]
+
     def run(self, cfg: dict, seed: int, protocols=("linear",)) -> list[dict]:
-        records = []
         for protocol in protocols:
-            if protocol not in PROTOCOL_NAMES:
-                raise C.ConfigError(f"unknown protocol {protocol!r} ({', '.join(PROTOCOL_NAMES)})")
-            records.append(getattr(self, protocol)(cfg, seed))
-        return records
+            PROTOCOLS.get(protocol)     # every name checked before anything runs
+        return [self.evaluate(cfg, seed, protocol) for protocol in protocols]
+
+
+@dataclass
+class Context:
+    """What a protocol function sees of its run."""
+    runner: Runner
+    cfg: dict
+    seed: int
+    sections: tuple
+    parent: dict            # the pretraining record
+    run_dir: Path
+
+    @property
+    def device(self) -> torch.device:
+        return self.runner.device
+
+    @property
+    def progress(self):
+        return self.runner.progress
+
+    def eval_split(self):
+        """The split evaluated on: the transfer target for transfer protocols."""
+        if "transfer" in self.sections:
+            return self.runner.split(self.cfg["transfer"]["data"])
+        return self.runner.split(self.cfg)
+
+    def features(self, split):
+        return self.runner.features(self.parent, self.cfg, split)
+
+    def encoder(self) -> torch.nn.Module:
+        return self.runner.encoder(self.cfg, self.parent)
+
+    def requires(self, protocol: str) -> dict:
+        return self.runner.evaluate(self.cfg, self.seed, protocol)
+
+    def run_path(self, record: dict) -> Path:
+        return self.runner.run_path(record)
+
+
+def protocol_hash(cfg: dict, protocol: str) -> str:
+    """What a protocol's result depends on: the pretraining and the protocol's sections."""
+    sections = PROTOCOLS.get(protocol).sections
+    return C.config_hash({"pretrain": C.pretrain_section(cfg), "protocol": protocol,
+                          **{s: cfg[s] for s in sections}})
+
+
+def with_target(cfg: dict) -> dict:
+    """``cfg`` with ``transfer.data``: the target split's data section (frames must match)."""
+    target = cfg["transfer"]["target"]
+    if not target:
+        raise C.ConfigError(f"{cfg['data']['dataset']}: transfer needs a target split: pass "
+                            "--set transfer.target=SPLIT or name one in the card's schedule")
+    data = C.data_section(target, cfg["data"]["stream"])
+    if data["frames"] != cfg["data"]["frames"]:
+        raise C.ConfigError(f"transfer target {target} has {data['frames']} frames, the source "
+                            f"{cfg['data']['split']} {cfg['data']['frames']}: prepare both alike")
+    return {**cfg, "transfer": {**cfg["transfer"], "data": data}}
 
 
 def hardware(device: torch.device) -> dict:
@@ -142,3 +208,15 @@ def hardware(device: torch.device) -> dict:
     import platform
     return {"device": f"cpu ({platform.processor() or platform.machine()}, "
                       f"{torch.get_num_threads()} threads)", "n_devices": 1}
+
+
+def plan(cells: list[dict], seeds: list[int], protocols: list[str], results_dir: Path) -> list:
+    """(cfg, seed, protocol, 'done' | 'to do') for every run of a grid, in run order."""
+    rows = []
+    for cfg in cells:
+        for seed in seeds:
+            for protocol in protocols:
+                c = with_target(cfg) if "transfer" in PROTOCOLS.get(protocol).sections else cfg
+                done = R.find_done(results_dir, protocol, protocol_hash(c, protocol), seed)
+                rows.append((cfg, seed, protocol, "done" if done else "to do"))
+    return rows

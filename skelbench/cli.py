@@ -101,10 +101,12 @@ def list_cmd(kind, pattern, plugins):
               help="Where records go (default: results/ in the project).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an interrupted pretraining of the same config and seed.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved plan and exit.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (every run, done or to do) and exit.")
+@click.option("--show-config", is_flag=True, help="With --dry-run: print each resolved config.")
 @plugin_option
 def run(methods, protocols, datasets, backbones, streams, seeds, overrides, device, results_dir,
-        resume, dry_run, plugins):
+        resume, dry_run, show_config, plugins):
     """Pretrain (or reuse a pretraining) and run protocols; print the results."""
     _load_all(plugins)
     import itertools
@@ -123,12 +125,23 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
         cfg = C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides)
         cells.append(cfg)
     plist = _split_list(protocols)
+    from .registry import PROTOCOLS
+    for name in plist:
+        PROTOCOLS.get(name)
     if dry_run:
-        for cfg in cells:
-            click.echo(f"# {cfg['method']} on {cfg['data']['split']} ({cfg['data']['stream']}), "
-                       f"seeds {seed_list}, protocols {plist}, "
-                       f"pretrain hash {C.config_hash(C.pretrain_section(cfg))[:12]}")
-            click.echo(yaml.safe_dump(cfg, sort_keys=False))
+        from .api import plan
+        from .config import default_results_dir
+        rows = plan(cells, seed_list, plist, results_dir or default_results_dir())
+        for cfg, seed, protocol, state in rows:
+            click.echo(f"{state:<7} {protocol:<18} {cfg['method']:<20} {cfg['data']['split']:<14} "
+                       f"{cfg['data']['stream']:<7} {cfg['backbone']['name']:<12} seed {seed}")
+        todo = sum(state != "done" for *_, state in rows)
+        click.echo(f"# {len(rows)} runs, {todo} to do; the resolved configs: --dry-run --show-config")
+        if show_config:
+            for cfg in cells:
+                click.echo(f"# {cfg['method']} on {cfg['data']['split']} ({cfg['data']['stream']}), "
+                           f"pretrain hash {C.config_hash(C.pretrain_section(cfg))[:12]}")
+                click.echo(yaml.safe_dump(cfg, sort_keys=False))
         return
 
     from rich.console import Console
@@ -136,6 +149,7 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
 
     from .api import Runner, resolve_device
     from .config import default_results_dir
+    from .leaderboard import summary
     console = Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
                         BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
@@ -149,12 +163,7 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
         for cfg in cells:
             for seed in seed_list:
                 for record in runner.run(cfg, seed, plist):
-                    m = record["metrics"]
-                    progress.console.print(
-                        f"{record['method']} {record['split']} {record['stream']} seed {seed} "
-                        f"{record['kind']}: top1 {m['top1']:.2f}  top5 {m['top5']:.2f}  "
-                        f"(best-on-test {m['top1_best']:.2f} at epoch {m['best_epoch']})  "
-                        f"-> {record['run_id']}")
+                    progress.console.print(f"{summary(record)}  -> {record['run_id']}")
 
 
 def _with_defaults(add_task):
@@ -166,43 +175,138 @@ def _with_defaults(add_task):
 
 
 @main.command()
-@click.option("--metric", "metrics", default="top1,top5,top1_best", show_default=True,
-              help="Metric(s), comma-separated. † marks values selected on the test split.")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "csv"]), default="terminal",
-              show_default=True)
+@click.option("--metric", "metrics", default=None,
+              help="Metric(s), comma-separated (default: each protocol's headline: linear top1, "
+                   "retrieval knn1, calibration ece,aece, ...). † marks values selected on the test split.")
+@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "csv", "latex", "json"]),
+              default="terminal", show_default=True)
 @click.option("--method", "methods", default=None, help="Only these methods (comma-separated).")
 @click.option("--dataset", "datasets", default=None, help="Only these splits (comma-separated).")
+@click.option("--protocol", "protocols", default=None, help="Only these protocols (comma-separated).")
+@click.option("--ensemble", type=click.Choice(["equal", "aimclr", "none"]), default="equal",
+              show_default=True, help="J+M+B rows from the three streams' linear logits: equal "
+                                      "softmax average, or AimCLR's 0.6/0.4/0.6 on logits.")
+@click.option("--paper", is_flag=True, help="Add the papers' reported numbers (results/reference.yaml).")
+@click.option("--write", "write", is_flag=True, help="Also write results/LEADERBOARD.md.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def compare(metrics, fmt, methods, datasets, results_dir):
+def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, results_dir):
     """Aggregate finished records over seeds: mean ± std (n)."""
-    from .config import default_results_dir
-    from .leaderboard import aggregate, load_records, pivot, render_markdown
-    frame, notices = load_records(results_dir or default_results_dir())
+    import pandas as pd
+
+    from .config import default_results_dir, project_root
+    from .leaderboard import (LEGEND, aggregate, ensembles, load_records, paper_rows, pivot,
+                              render_latex, render_markdown, tables, write_leaderboard)
+    results_dir = results_dir or default_results_dir()
+    frame, notices = load_records(results_dir)
+    if not frame.empty and ensemble != "none":
+        frame = pd.concat([frame, ensembles(frame, ensemble)], ignore_index=True)
+    for column, wanted in (("method", methods), ("split", datasets), ("kind", protocols)):
+        if not frame.empty and wanted:
+            frame = frame[frame[column].isin(_split_list(wanted))]
+    metric_list = _split_list(metrics) if metrics else None
+    agg = aggregate(frame, metric_list)
+    sources = []
+    if paper:
+        ref, sources = paper_rows(project_root() / "results" / "reference.yaml",
+                                  _split_list(datasets) if datasets else None,
+                                  _split_list(protocols) if protocols else None)
+        if metric_list:
+            ref = ref[ref["metric"].isin(metric_list)] if not ref.empty else ref
+        elif not frame.empty:
+            # The papers' linear numbers are best-on-test: set ours of that kind beside them.
+            agg = pd.concat([agg, aggregate(frame, ["top1_best"], ["linear"])], ignore_index=True)
+        agg = pd.concat([agg, ref], ignore_index=True)
     for notice in notices:
         click.echo(notice, err=True)
-    if not frame.empty and methods:
-        frame = frame[frame["method"].isin(_split_list(methods))]
-    if not frame.empty and datasets:
-        frame = frame[frame["split"].isin(_split_list(datasets))]
-    agg = aggregate(frame, _split_list(metrics))
     if agg.empty:
         click.echo("no finished results yet: run `skelbench run` first", err=True)
         sys.exit(1)
-    if fmt == "csv":
-        click.echo(agg.to_csv(index=False), nl=False)
+    if fmt in ("csv", "json"):
+        out = agg.to_csv(index=False) if fmt == "csv" else agg.to_json(orient="records", indent=2) + "\n"
+        click.echo(out, nl=False)
         return
-    header, body = pivot(agg)
-    if fmt == "md":
-        click.echo(render_markdown(header, body))
+    parts = [(title, *pivot(part)) for title, part in tables(agg)]
+    if write:
+        path = project_root() / "results" / "LEADERBOARD.md"
+        write_leaderboard(path, parts, sources, notices)
+        click.echo(f"wrote {path}", err=True)
+    if fmt in ("md", "latex"):
+        for title, header, body, best in parts:
+            if fmt == "md":
+                click.echo(f"**{title.capitalize()}**\n\n{render_markdown(header, body, best)}\n")
+            else:
+                click.echo(f"% {title}\n{render_latex(header, body, best)}\n")
+        for s in sources:
+            click.echo(f"% {s}" if fmt == "latex" else f"- {s}")
         return
     from rich.console import Console
     from rich.table import Table
-    table = Table(title="skelbench results: mean ± std (n seeds); † = best epoch on the test split")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i < 2 else "right")
-    for row in body:
-        table.add_row(*row)
-    Console().print(table)
+    console = Console()
+    console.print(f"[dim]{LEGEND}[/dim]")
+    for title, header, body, best in parts:
+        table = Table(title=title.capitalize())
+        n_text = sum(h in ("method", "backbone", "stream") for h in header)
+        for i, h in enumerate(header):
+            table.add_column(h, justify="left" if i < n_text else "right")
+        for i, row in enumerate(body):
+            table.add_row(*[f"[bold green]{v}[/]" if (i, j) in best else v for j, v in enumerate(row)])
+        console.print(table)
+    for s in sources:
+        click.echo(s)
+
+
+@main.group()
+def plot():
+    """Figures from finished records."""
+
+
+@plot.command("reliability")
+@click.argument("runs", nargs=-1)
+@click.option("--dataset", "datasets", default=None, help="Splits (comma-separated; default: all).")
+@click.option("--method", "methods", default=None, help="Methods (comma-separated; default: all).")
+@click.option("--stream", default="joint", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="PNG path (default: results/reliability-<split>.png, one per split).")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=None)
+def plot_reliability(runs, datasets, methods, stream, out, results_dir):
+    """Reliability diagrams, one panel per method, bins pooled over seeds.
+
+    RUNS: calibration run ids to plot (default: every finished calibration record, newest
+    config per method)."""
+    import json
+
+    from .config import default_results_dir, project_root
+    from .leaderboard import _order_rows, load_records
+    from .plots import merge_bins, reliability_png
+    frame, _ = load_records(results_dir or default_results_dir())
+    if not frame.empty:
+        frame = frame[frame["kind"] == "calibration"]
+        if runs:
+            frame = frame[frame["run_id"].isin(runs)]
+        else:
+            frame = frame[frame["stream"] == stream]
+            if methods:
+                frame = frame[frame["method"].isin(_split_list(methods))]
+            if datasets:
+                frame = frame[frame["split"].isin(_split_list(datasets))]
+    if frame.empty:
+        raise click.ClickException("no finished calibration records match: run "
+                                   "`skelbench run --protocol calibration` first")
+    splits = sorted(frame["split"].unique())
+    if out is not None and len(splits) > 1:
+        raise click.ClickException(f"--out names one file but the records span {len(splits)} "
+                                   f"splits ({', '.join(splits)}): pass --dataset")
+    for split in splits:
+        panels = {}
+        part = frame[frame["split"] == split]
+        for key in _order_rows(sorted(set(zip(part["method"], part["backbone"])))):
+            rows = part[(part["method"] == key[0]) & (part["backbone"] == key[1])]
+            records = [json.loads((Path(d) / "record.json").read_text()) for d in rows["run_dir"]]
+            label = key[0] if part["backbone"].nunique() == 1 else f"{key[0]} ({key[1]})"
+            panels[f"{label}, {len(records)} seed(s)"] = merge_bins(records)
+        path = out or project_root() / "results" / f"reliability-{split}.png"
+        reliability_png(panels, path, title=f"{split} ({stream}): linear head, test set")
+        click.echo(f"wrote {path}")
 
 
 @main.group()

@@ -187,6 +187,8 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .methods import accepted_args
     from .registry import METHODS
 
+    from .protocols import DEFAULTS as PROTOCOL_DEFAULTS
+
     recipe = load_recipe(method, root)
     card_name, split = resolve_dataset(dataset, root)
     card = load_card(card_name, root)
@@ -208,16 +210,19 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         # A card may swap the backbone (the embedded set's CPU schedule does); it replaces the
         # recipe's whole backbone spec.
         "backbone": dict(schedule.get("backbone") or recipe["backbone"]),
-        "data": {"dataset": card_name, "split": split, "stream": stream,
-                 "frames": card.get("frames", 50), "fingerprint": _fingerprint(card)},
+        "data": data_section(split, stream, root),
         "pretrain": deep_update(recipe["pretrain"], schedule.get("pretrain") or {}),
         "linear": deep_update(recipe["linear"], schedule.get("linear") or {}),
     }
+    # The other protocols' sections: their defaults, then the recipe's, then the card's.
+    for section, default in PROTOCOL_DEFAULTS.items():
+        cfg[section] = deep_update(deep_update(default, recipe.get(section) or {}),
+                                   schedule.get(section) or {})
     # Then what the card sets for this method class only (``schedule.classes.<class>``).
     for section, values in ((schedule.get("classes") or {}).get(recipe["class"]) or {}).items():
-        if section not in ("pretrain", "linear"):
+        if section not in cfg or section in ("method", "class", "data"):
             raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
-                              f"set pretrain and linear, not {section!r}")
+                              f"set pretrain, linear or a protocol section, not {section!r}")
         cfg[section] = deep_update(cfg[section], values)
     if backbone is not None:
         cfg["backbone"] = {"name": backbone}
@@ -232,6 +237,14 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .backbones import backbone_args
     backbone_args(cfg["backbone"])  # validates the backbone name and its keys
     return cfg
+
+
+def data_section(split_or_dataset: str, stream: str = "joint", root: Path | None = None) -> dict:
+    """The ``data`` section of a config: which prepared data, split and stream."""
+    card_name, split = resolve_dataset(split_or_dataset, root)
+    card = load_card(card_name, root)
+    return {"dataset": card_name, "split": split, "stream": stream,
+            "frames": card.get("frames", 50), "fingerprint": _fingerprint(card)}
 
 
 def _fingerprint(card: dict) -> str:

@@ -1,15 +1,37 @@
-"""`skelbench compare`: records -> mean ± std (n) over seeds, methods x split/metric."""
+"""`skelbench compare`: records -> mean ± std (n) over seeds.
+
+Rows are method x backbone (x stream where several), columns split x protocol x metric. The
+three streams' linear runs of one (method, backbone, split, seed) also form a J+M+B ensemble row
+from their saved test logits. The papers' own numbers come from ``results/reference.yaml``.
+"""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
-from .results import is_stale, iter_records
+from .results import atomic_write_text, is_stale, iter_records
 
-DEFAULT_METRICS = ("top1", "top5", "top1_best")
-# Marked in headers: chosen on the test split, kept only to set beside the papers' numbers.
+# What a protocol's columns show unless --metric asks otherwise.
+HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",), "calibration": ("ece", "aece"),
+            "finetune": ("top1",), "semi-1": ("top1",), "semi-10": ("top1",),
+            "transfer-linear": ("top1",), "transfer-finetune": ("top1",)}
+KIND_ORDER = list(HEADLINE)
+# compare prints one table per group of protocols, so a table stays as wide as a paper's.
+TABLES = {"frozen encoder": ("linear", "retrieval", "calibration"),
+          "finetuning": ("finetune", "semi-1", "semi-10"),
+          "transfer": ("transfer-linear", "transfer-finetune")}
+LOWER_IS_BETTER = {"ece", "aece", "mce", "nll", "brier"}
+# Marked †: chosen on the test split, kept only to set beside the papers' numbers.
 BEST_ON_TEST = {"top1_best"}
+BOUNDS = ("random-init", "supervised")
+STREAMS = ("joint", "motion", "bone")
+# Ensemble weights (joint, motion, bone). "equal" averages the softmax probabilities; "aimclr"
+# is AimCLR's ensemble script: 0.6 joint + 0.4 motion + 0.6 bone on the raw logits.
+ENSEMBLES = {"equal": ((1, 1, 1), "probs"), "aimclr": ((0.6, 0.4, 0.6), "logits")}
 
 
 def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -25,7 +47,10 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             state = "stale (process gone)" if is_stale(rec) else rec["status"]
             notices.append(f"left out {rec['run_id']}: {state}")
             continue
-        rows.append(rec)
+        rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
+        if rec.get("target"):
+            rec["split"] = f"{rec['split']}→{rec['target']}"
+        rows.append({**rec, "run_dir": str(path.parent)})
     if not rows:
         return pd.DataFrame(), notices
     frame = pd.json_normalize(rows)
@@ -43,56 +68,214 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     return frame[frame["config_hash"] == newest], notices
 
 
-def aggregate(frame: pd.DataFrame, metrics=DEFAULT_METRICS, kinds=None) -> pd.DataFrame:
-    """Long table: one row per (method, backbone, split, stream, kind, metric) with mean/std/n."""
+def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> pd.DataFrame:
+    """J+M+B rows (kinds linear and calibration) from the three streams' linear test logits,
+    for every (method, backbone, split, seed) that has all three."""
+    from .metrics import aece, ece
+    if frame.empty or "linear" not in set(frame["kind"]):
+        return pd.DataFrame()
+    weights, space = ENSEMBLES[scheme]
+    linear = frame[(frame["kind"] == "linear") & frame["stream"].isin(STREAMS)]
+    rows = []
+    for (method, backbone, split, seed), group in linear.groupby(["method", "backbone", "split", "seed"]):
+        by_stream = dict(zip(group["stream"], group["run_dir"]))
+        if len(by_stream) < 3:
+            continue
+        logits, labels = [], None
+        for stream in STREAMS:
+            with np.load(Path(by_stream[stream]) / "logits.npz") as f:
+                logits.append(f["logits"].astype(np.float64))
+                if labels is not None and not np.array_equal(labels, f["labels"]):
+                    raise ValueError(f"{by_stream[stream]}: test labels differ between streams")
+                labels = f["labels"]
+        if space == "probs":
+            probs = sum(w * _softmax(z) for w, z in zip(weights, logits)) / sum(weights)
+        else:
+            probs = _softmax(sum(w * z for w, z in zip(weights, logits)))
+        top = np.argsort(-probs, axis=1)
+        metrics = {"top1": 100 * float((top[:, 0] == labels).mean()),
+                   "top5": 100 * float((top[:, :5] == labels[:, None]).any(1).mean())}
+        base = {"method": method, "backbone": backbone, "split": split, "seed": seed,
+                "stream": "J+M+B", "config_hash": f"ensemble-{scheme}"}
+        rows.append({**base, "kind": "linear", **{f"metrics.{k}": v for k, v in metrics.items()}})
+        rows.append({**base, "kind": "calibration", "metrics.top1": metrics["top1"],
+                     "metrics.ece": 100 * ece(probs, labels, n_bins),
+                     "metrics.aece": 100 * aece(probs, labels, n_bins)})
+    return pd.DataFrame(rows)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+KEYS = ["method", "backbone", "split", "stream", "kind"]
+
+
+def aggregate(frame: pd.DataFrame, metrics=None, kinds=None) -> pd.DataFrame:
+    """Long table: one row per (method, backbone, split, stream, kind, metric) with mean/std/n.
+    ``metrics=None`` takes each protocol's headline metrics."""
     if frame.empty:
-        return pd.DataFrame(columns=["method", "backbone", "split", "stream", "kind", "metric",
-                                     "mean", "std", "n"])
+        return pd.DataFrame(columns=KEYS + ["metric", "mean", "std", "n"])
     if kinds:
         frame = frame[frame["kind"].isin(kinds)]
-    keys = ["method", "backbone", "split", "stream", "kind"]
-    cols = [f"metrics.{m}" for m in metrics if f"metrics.{m}" in frame.columns]
-    long = frame.melt(id_vars=keys + ["seed"], value_vars=cols, var_name="metric")
+    cols = [c for c in frame.columns if c.startswith("metrics.")]
+    long = frame.melt(id_vars=KEYS + ["seed"], value_vars=cols, var_name="metric")
     long["metric"] = long["metric"].str.removeprefix("metrics.")
+    if metrics:
+        long = long[long["metric"].isin(metrics)]
+    else:
+        long = long[[m in HEADLINE.get(k, ("top1",)) for k, m in zip(long["kind"], long["metric"])]]
     long = long.dropna(subset=["value"])
-    out = long.groupby(keys + ["metric"], sort=False)["value"].agg(["mean", "std", "count"])
+    out = long.groupby(KEYS + ["metric"], sort=False)["value"].agg(["mean", "std", "count"])
     return out.rename(columns={"count": "n"}).reset_index()
 
 
-def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Rows: method x backbone; columns: split (stream, kind where they vary) x metric."""
+def paper_rows(path: Path, splits=None, kinds=None) -> tuple[pd.DataFrame, list[str]]:
+    """The papers' numbers as aggregate rows (n = 0), and one source line per row."""
+    entries = (yaml.safe_load(Path(path).read_text()) or {}).get("rows", [])
+    rows, sources = [], []
+    for e in entries:
+        for key in ("method", "protocol", "metric", "values", "source"):
+            if key not in e:
+                raise ValueError(f"{path}: a row lacks {key!r}: {e}")
+        if kinds and e["protocol"] not in kinds:
+            continue
+        label = f"{e['method']} (paper)"
+        kept = {s: v for s, v in e["values"].items() if v is not None and (not splits or s in splits)}
+        for split, value in kept.items():
+            rows.append({"method": label, "backbone": e.get("backbone", "stgcn"), "split": split,
+                         "stream": e.get("stream", "joint"), "kind": e["protocol"],
+                         "metric": e["metric"], "mean": float(value), "std": math.nan, "n": 0})
+        if kept:
+            sources.append(f"{label} {e.get('stream', 'joint')} {e['protocol']}: {e['source']}")
+    return pd.DataFrame(rows), list(dict.fromkeys(sources))
+
+
+def tables(agg: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per group of protocols present, in TABLES order; other kinds on their own."""
+    out = []
+    grouped = {k for kinds in TABLES.values() for k in kinds}
+    for title, kinds in TABLES.items():
+        part = agg[agg["kind"].isin(kinds)]
+        if not part.empty:
+            out.append((title, part))
+    for kind in sorted(set(agg["kind"]) - grouped):
+        out.append((kind, agg[agg["kind"] == kind]))
+    return out
+
+
+def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]], set]:
+    """Header, body and the (row, column) positions of the best value per column.
+
+    Rows: method x backbone (x stream where several); columns: split (x protocol where several)
+    x metric. The best is taken over the methods, not the two bounds or the papers' rows.
+    """
     if agg.empty:
-        return [], []
+        return [], [], set()
     several_streams = agg["stream"].nunique() > 1
     several_kinds = agg["kind"].nunique() > 1
+    agg = agg.assign(
+        kind_rank=[KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER) for k in agg["kind"]])
+    agg = agg.sort_values(["split", "kind_rank"], kind="stable")
 
     def col(r):
-        parts = [r.split] + ([r.stream] if several_streams else []) + ([r.kind] if several_kinds else [])
+        parts = [r.split] + ([r.kind] if several_kinds else [])
         mark = "†" if r.metric in BEST_ON_TEST else ""
         return f"{' '.join(parts)} {r.metric}{mark}"
 
     agg = agg.assign(col_=[col(r) for r in agg.itertuples()],
-                     row_=list(zip(agg["method"], agg["backbone"])))
+                     row_=[(r.method, r.backbone) + ((r.stream,) if several_streams else ())
+                           for r in agg.itertuples()])
     columns = list(dict.fromkeys(agg["col_"]))
     rows = _order_rows(list(dict.fromkeys(agg["row_"])))
-    cells = {(r.row_, r.col_): _cell(r.mean, r.std, r.n) for r in agg.itertuples()}
-    body = [[m, b] + [cells.get(((m, b), c), "—") for c in columns] for m, b in rows]
-    return ["method", "backbone"] + columns, body
+    values = {(r.row_, r.col_): r for r in agg.itertuples()}
+    best = set()
+    for j, c in enumerate(columns):
+        metric = next(r.metric for r in agg.itertuples() if r.col_ == c)
+        cands = [(values[(row, c)].mean, i) for i, row in enumerate(rows)
+                 if (row, c) in values and row[0] not in BOUNDS and not row[0].endswith("(paper)")]
+        if cands:
+            target = (min if metric in LOWER_IS_BETTER else max)(m for m, _ in cands)
+            best |= {(i, j) for m, i in cands if m == target}
+    body = [list(row) + [_cell(values[(row, c)]) if (row, c) in values else "—" for c in columns]
+            for row in rows]
+    header = ["method", "backbone"] + (["stream"] if several_streams else []) + columns
+    return header, body, {(i, j + len(header) - len(columns)) for i, j in best}
 
 
 def _order_rows(rows: list[tuple]) -> list[tuple]:
-    # The bounds first and last, so every table reads floor -> methods -> ceiling.
-    first = [r for r in rows if r[0] == "random-init"]
-    last = [r for r in rows if r[0] == "supervised"]
-    return first + sorted(r for r in rows if r not in first + last) + last
+    # The floor first and the ceiling last, so every table reads floor -> methods -> ceiling;
+    # the papers' rows after all measured ones.
+    paper = sorted(r for r in rows if r[0].endswith("(paper)"))
+    first = sorted(r for r in rows if r[0] == BOUNDS[0])
+    last = sorted(r for r in rows if r[0] == BOUNDS[1])
+    middle = sorted(r for r in rows if r not in first + last + paper)
+    return first + middle + last + paper
 
 
-def _cell(mean: float, std: float, n: int) -> str:
-    spread = "" if n < 2 or pd.isna(std) else f" ± {std:.2f}"
-    return f"{mean:.2f}{spread} ({n})"
+def _cell(r) -> str:
+    if r.n == 0:                        # a paper's number: one or two decimals, as printed there
+        text = f"{r.mean:.2f}"
+        return text[:-1] if text.endswith("0") else text
+    spread = "" if r.n < 2 or pd.isna(r.std) else f" ± {r.std:.2f}"
+    return f"{r.mean:.2f}{spread} ({r.n})"
 
 
-def render_markdown(header: list[str], body: list[list[str]]) -> str:
+def render_markdown(header: list[str], body: list[list[str]], best: set = frozenset()) -> str:
     from tabulate import tabulate
+    n_text = sum(h in ("method", "backbone", "stream") for h in header)
+    body = [[f"**{v}**" if (i, j) in best else v for j, v in enumerate(row)]
+            for i, row in enumerate(body)]
     return tabulate(body, headers=header, tablefmt="pipe",
-                    colalign=("left", "left") + ("right",) * (len(header) - 2))
+                    colalign=("left",) * n_text + ("right",) * (len(header) - n_text))
+
+
+def render_latex(header: list[str], body: list[list[str]], best: set = frozenset()) -> str:
+    """A booktabs tabular; the best value per column in bold."""
+    def tex(text: str) -> str:
+        text = text.replace("\\", r"\textbackslash{}")
+        for ch in "&%$#_{}":
+            text = text.replace(ch, "\\" + ch)
+        return (text.replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+                .replace("→", r"$\rightarrow$").replace("—", "--"))
+
+    n_text = sum(h in ("method", "backbone", "stream") for h in header)
+    lines = [r"\begin{tabular}{" + "l" * n_text + "r" * (len(header) - n_text) + "}", r"\toprule",
+             " & ".join(tex(h) for h in header) + r" \\", r"\midrule"]
+    for i, row in enumerate(body):
+        cells = [tex(v) for v in row]
+        cells = [f"\\textbf{{{c}}}" if (i, j) in best else c for j, c in enumerate(cells)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+LEGEND = ("mean ± std (n seeds); bold: best method per column (bounds and papers' rows "
+          "excluded); ECE/AECE/MCE ×100, lower is better; † best epoch chosen on the test split")
+
+
+def write_leaderboard(path: Path, parts: list, sources: list[str], notices: list[str]) -> None:
+    """``parts``: (title, header, body, best) per table."""
+    from .results import now
+    text = ["# Leaderboard", "",
+            f"Generated by `skelbench compare --write` on {now()}: {LEGEND}.", ""]
+    for title, header, body, best in parts:
+        text += [f"## {title.capitalize()}", "", render_markdown(header, body, best), ""]
+    if sources:
+        text += ["Papers' numbers (`results/reference.yaml`):", ""] + [f"- {s}" for s in sources] + [""]
+    if notices:
+        text += ["Left out:", ""] + [f"- {n}" for n in notices] + [""]
+    atomic_write_text(Path(path), "\n".join(text))
+
+
+def summary(record: dict) -> str:
+    """One line for a finished protocol record."""
+    m = record["metrics"]
+    shown = ", ".join(f"{k} {m[k]:.2f}" for k in HEADLINE.get(record["kind"], ("top1",)) if k in m)
+    extra = [f"{k} {m[k]:.2f}" for k in ("top5", "knn20", "map", "mce", "nll") if k in m]
+    if "top1_best" in m:
+        extra.append(f"best-on-test {m['top1_best']:.2f} at epoch {m['best_epoch']}")
+    target = f"→{record['target']}" if record.get("target") else ""
+    return (f"{record['method']} {record['split']}{target} {record['stream']} seed {record['seed']} "
+            f"{record['kind']}: {shown}" + (f"  ({', '.join(extra)})" if extra else ""))

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -36,9 +36,10 @@ def test_compare_groups_seeds_and_skips_unfinished(tmp_path):
     row = agg[(agg.method == "skeletonclr") & (agg.metric == "top1")].iloc[0]
     assert row["n"] == 2 and row["mean"] == pytest.approx(53.0)
     assert row["std"] == pytest.approx(1.41421, rel=1e-4)
-    header, body = pivot(agg)
+    header, body, best = pivot(agg)
     assert header == ["method", "backbone", "synth-xsub top1", "synth-xsub top1_best†"]
     assert body[0][0] == "random-init"                       # the floor comes first
     assert body[1] == ["skeletonclr", "stgcn", "53.00 ± 1.41 (2)", "54.00 ± 1.41 (2)"]
-    md = render_markdown(header, body)
+    assert best == {(1, 2), (1, 3)}                          # the bounds are not candidates
+    md = render_markdown(header, body, best)
     assert md.splitlines()[1].startswith("|") and "53.00 ± 1.41 (2)" in md

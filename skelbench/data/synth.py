@@ -385,13 +385,26 @@ class SynthConfig:
     distractor_prob: float = 0.4
     glitch_prob: float = 0.3
     occlusion_prob: float = 0.3
+    classes: tuple | None = None    # class names; None: all of CLASS_NAMES
     seed: int = 0
+
+
+def class_set(names) -> tuple:
+    """The ActionClass entries named (all of them for None), in the given order."""
+    if names is None:
+        return CLASSES
+    by_name = {c.name: c for c in CLASSES}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown synth class {unknown[0]!r}; known: {', '.join(CLASS_NAMES)}")
+    return tuple(by_name[n] for n in names)
 
 
 def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
     """Return data (N, 3, frames, 25, 2) float32 and metadata columns (numpy arrays)."""
     rng = np.random.default_rng(cfg.seed)
-    n_cls, n_cam = len(CLASSES), len(cfg.cameras)
+    classes = class_set(cfg.classes)
+    n_cls, n_cam = len(classes), len(cfg.cameras)
     grid = np.stack(np.meshgrid(np.arange(n_cls), np.arange(cfg.n_subjects), np.arange(n_cam),
                                 np.arange(cfg.n_replications), indexing="ij"), -1).reshape(-1, 4)
     label, subject, camera, rep = grid.T
@@ -411,7 +424,7 @@ def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
 
     pose = np.broadcast_to(REST, (2, n, t_raw, NUM_CH)).copy()
     used = np.zeros((2, n, NUM_CH), bool)
-    for c, action in enumerate(CLASSES):
+    for c, action in enumerate(classes):
         idx = np.flatnonzero(label == c)
         p = {k: v[idx] for k, v in params.items()}
         deltas = action.script(s[idx], p)
@@ -422,7 +435,7 @@ def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
     # Distractors: another class's script at low amplitude on channels this class leaves free.
     other = (label + rng.integers(1, n_cls, n)) % n_cls
     mix = rng.uniform(0.25, 0.5, (n, 1)) * (rng.random((n, 1)) < cfg.distractor_prob)
-    for c, action in enumerate(CLASSES):
+    for c, action in enumerate(classes):
         idx = np.flatnonzero((other == c) & (mix[:, 0] > 0))
         if len(idx) == 0:
             continue
@@ -440,7 +453,7 @@ def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
         pose[person, :, :, CH["root_x"]] += _smooth_noise(rng, n, t_raw, 1, 0.05)[..., 0]
         pose[person, :, :, CH["root_z"]] += _smooth_noise(rng, n, t_raw, 1, 0.05)[..., 0]
 
-    two = np.array([CLASSES[c].two_person for c in label])
+    two = np.array([classes[c].two_person for c in label])
     joints = np.zeros((2, n, t_raw, skeleton.NUM_JOINTS, 3))
     for person in range(2):
         who = subject if person == 0 else partner

@@ -24,21 +24,24 @@ class SynthDataset:
                              f"{sorted(unknown)}; known: {sorted(fields - {'frames'})}")
         if "cameras" in gen:
             gen["cameras"] = tuple(gen["cameras"])
-        if "raw_length" in gen:
-            gen["raw_length"] = tuple(gen["raw_length"])
+        for key in ("raw_length", "classes"):
+            if gen.get(key) is not None:
+                gen[key] = tuple(gen[key])
         return synth.SynthConfig(frames=card.get("frames", 50), **gen)
 
     @classmethod
     def fingerprint(cls, card: dict) -> str:
-        key = json.dumps({"version": synth.VERSION, **dataclasses.asdict(cls.settings(card))},
-                         sort_keys=True)
+        settings = {k: v for k, v in dataclasses.asdict(cls.settings(card)).items()
+                    if not (k == "classes" and v is None)}   # all classes: as before the option
+        key = json.dumps({"version": synth.VERSION, **settings}, sort_keys=True)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     @classmethod
     def build(cls, card: dict, out) -> None:
         settings = cls.settings(card)
         data, meta = synth.generate(settings)
-        info = {"dataset": card["name"], "classes": list(synth.CLASS_NAMES),
+        info = {"dataset": card["name"],
+                "classes": [c.name for c in synth.class_set(settings.classes)],
                 "frames": settings.frames, "source": "embedded generator skelbench.data.synth",
                 "preprocessing": "origin at person 0's spine base in frame 0; no rotation",
                 "generator": dataclasses.asdict(settings), "fingerprint": cls.fingerprint(card)}

@@ -20,7 +20,8 @@ class RandomInit(Method):
 @METHODS.register("supervised")
 class Supervised(Method):
     """Encoder + linear classifier trained with cross-entropy on the training labels: the
-    ceiling. Views get the same crop + shear as SkeletonCLR's, so only the labels differ."""
+    ceiling. Views get the same crop + shear as SkeletonCLR's, so only the labels differ
+    (``crop_ratio=0, shear=0``: no augmentation, as the finetune protocol trains)."""
 
     def __init__(self, encoder, num_classes, stream="joint", crop_ratio=6, shear=0.5):
         super().__init__(encoder, num_classes, stream)
@@ -28,9 +29,19 @@ class Supervised(Method):
         self.classifier = nn.Linear(encoder.out_dim, num_classes)
 
     def training_step(self, x, y, epoch, generator):
-        x = augment.shear(augment.temporal_crop(x, generator, self.crop_ratio), generator, self.shear)
+        if self.crop_ratio:
+            x = augment.temporal_crop(x, generator, self.crop_ratio)
+        if self.shear:
+            x = augment.shear(x, generator, self.shear)
         logits = self.classifier(self.encoder(self.to_input(x)))
         loss = F.cross_entropy(logits, y)
         with torch.no_grad():
             acc = (logits.argmax(1) == y).float().mean()
         return {"loss": loss, "train_top1": acc}
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Test logits (float32) in eval mode."""
+        self.eval()
+        return torch.cat([self.classifier(self.encoder(self.to_input(x[i:i + batch_size]))).float()
+                          for i in range(0, len(x), batch_size)])

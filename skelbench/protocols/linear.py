@@ -7,17 +7,29 @@ as ``top1_best`` and marked as selected on the test set.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..registry import PROTOCOLS
 from ..train import build_optimizer, build_scheduler
+from . import protocol
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
     k = min(k, logits.shape[1])
     return (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    return {"top1": topk_correct(logits, labels, 1).float().mean().item() * 100,
+            "top5": topk_correct(logits, labels, 5).float().mean().item() * 100}
+
+
+def save_logits(run_dir, logits: torch.Tensor, labels: torch.Tensor) -> None:
+    """Test logits beside the record: calibration and the stream ensembles read them."""
+    np.savez_compressed(run_dir / "logits.npz", logits=logits.float().cpu().numpy(),
+                        labels=labels.cpu().numpy())
 
 
 def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec: dict,
@@ -47,8 +59,7 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
         train_top1 = topk_correct(head(train_feat), train_y, 1).float().mean().item() * 100
     best_epoch = max(range(len(history)), key=history.__getitem__)
     metrics = {
-        "top1": topk_correct(logits, test_y, 1).float().mean().item() * 100,
-        "top5": topk_correct(logits, test_y, 5).float().mean().item() * 100,
+        **accuracy(logits, test_y),
         "train_top1": train_top1,
         "top1_best": history[best_epoch],    # selected on the test set: for paper comparison only
         "best_epoch": best_epoch + 1,
@@ -56,4 +67,20 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
     return {"metrics": metrics, "history": history, "logits": logits}
 
 
-PROTOCOLS.register("linear")(train_linear)
+@protocol("linear", "linear")
+def linear(ctx) -> dict:
+    """Linear head on frozen features; top-1/top-5 of the last epoch (best-on-test kept apart)."""
+    split = ctx.eval_split()
+    train_feat, test_feat = ctx.features(split)
+    generator = torch.Generator(device=ctx.device).manual_seed(ctx.seed)
+    out = train_linear(train_feat, split.y_train, test_feat, split.y_test, split.num_classes,
+                       ctx.cfg["linear"], generator)
+    save_logits(ctx.run_dir, out["logits"], split.y_test)
+    return {"metrics": out["metrics"], "history": {"test_top1": out["history"]},
+            "selection": "last"}
+
+
+@protocol("transfer-linear", "transfer", "linear")
+def transfer_linear(ctx) -> dict:
+    """Linear evaluation on the transfer target split with the source-pretrained, frozen encoder."""
+    return linear(ctx)   # the context's evaluation split is the target

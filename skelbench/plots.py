@@ -1,0 +1,65 @@
+"""Reliability diagrams from the per-bin sums stored in calibration records (matplotlib)."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def merge_bins(records: list[dict]) -> dict:
+    """Sum the equal-width bins of several calibration records (seeds) of one method."""
+    n_bins = {r["bins"]["n_bins"] for r in records}
+    if len(n_bins) != 1:
+        raise ValueError(f"calibration records with different bin counts {sorted(n_bins)}")
+    return {"n_bins": n_bins.pop(), **{key: np.sum([r["bins"][key] for r in records], axis=0)
+                                       for key in ("count", "sum_conf", "sum_correct")}}
+
+
+def reliability_png(panels: dict[str, dict], out: Path, title: str = "") -> Path:
+    """One panel per entry of ``panels`` (label -> merged bins): accuracy per confidence bin,
+    the gap to the diagonal, and the share of samples per bin. Written atomically as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(len(panels), 4)
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (label, bins) in zip(axes.flat, panels.items()):
+        m = bins["n_bins"]
+        count = np.asarray(bins["count"], float)
+        full = count > 0
+        acc = np.divide(bins["sum_correct"], count, out=np.zeros(m), where=full)
+        conf = np.divide(bins["sum_conf"], count, out=np.zeros(m), where=full)
+        left = np.arange(m) / m
+        ax.bar(left[full], acc[full], width=1 / m, align="edge", color="#4c72b0",
+               edgecolor="white", label="accuracy")
+        ax.bar(left[full], (conf - acc)[full], bottom=acc[full], width=1 / m, align="edge",
+               color="#dd5555", alpha=0.45, edgecolor="#aa2222", label="gap to confidence")
+        ax.bar(left, count / count.sum() * 0.25, width=1 / m, align="edge", color="0.6",
+               alpha=0.6, label="share of samples (×0.25)")
+        ax.plot([0, 1], [0, 1], "k--", lw=1)
+        ece = np.abs(bins["sum_correct"] - bins["sum_conf"]).sum() / count.sum()
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
+               title=f"{label}\nECE {100 * ece:.2f} (n={int(count.sum())})")
+        ax.title.set_fontsize(9)
+    axes.flat[0].legend(loc="upper left", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".png", dir=out.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return out

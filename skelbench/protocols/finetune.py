@@ -1,0 +1,72 @@
+"""Finetuning: the pretrained encoder and a new linear head trained end to end on the labels
+(ActCLR's settings: SGD nesterov lr 0.1, wd 1e-4, no augmentation). Semi-supervised: the same
+on a class-balanced 1 % or 10 % of the training labels, drawn from a recorded seed."""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ..methods.baselines import Supervised
+from ..train import pretrain
+from . import protocol
+from .linear import accuracy, save_logits
+
+
+def class_balanced_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """Indices of round(fraction * n_c) samples of every class c (at least one), as AimCLR's
+    semi-supervised feeder draws them."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = labels.cpu()
+    picked = []
+    for c in torch.unique(labels):
+        members = torch.nonzero(labels == c).flatten()
+        take = max(1, round(fraction * len(members)))
+        picked.append(members[torch.randperm(len(members), generator=generator)[:take]])
+    return torch.cat(picked).sort().values
+
+
+def finetune_on(ctx, index: torch.Tensor | None = None, schedule: dict | None = None) -> dict:
+    split = ctx.eval_split()
+    x, y = split.x_train, split.y_train
+    if index is not None:
+        x, y = x[index.to(x.device)], y[index.to(y.device)]
+    method = Supervised(ctx.encoder(), split.num_classes, ctx.cfg["data"]["stream"],
+                        crop_ratio=0, shear=0.0).to(ctx.device)
+    spec = {**ctx.cfg["finetune"], **(schedule or {})}
+    spec["batch_size"] = min(int(spec["batch_size"]), len(x))
+    throughput = pretrain(method, dataclasses.replace(split, x_train=x, y_train=y), spec,
+                          seed=ctx.seed, checkpoint=ctx.run_dir / "checkpoint.pt",
+                          device=ctx.device, progress=ctx.progress)
+    logits = method.predict(split.x_test)
+    save_logits(ctx.run_dir, logits, split.y_test)
+    return {"metrics": accuracy(logits, split.y_test), "selection": "last",
+            "history": {"loss": throughput.pop("loss_history")}, "throughput": throughput}
+
+
+@protocol("finetune", "finetune")
+def finetune(ctx) -> dict:
+    """Whole network + linear head trained on all training labels; last-epoch top-1/top-5."""
+    return finetune_on(ctx)
+
+
+@protocol("transfer-finetune", "transfer", "finetune")
+def transfer_finetune(ctx) -> dict:
+    """Finetuning on the transfer target split, starting from the source pretraining."""
+    return finetune_on(ctx)
+
+
+def _semi(fraction: float):
+    def run(ctx) -> dict:
+        seed = ctx.cfg["semi"]["subset_seed"]
+        seed = ctx.seed if seed is None else int(seed)
+        index = class_balanced_subset(ctx.eval_split().y_train, fraction, seed)
+        out = finetune_on(ctx, index, ctx.cfg["semi"]["schedule"])
+        return {**out, "subset": {"fraction": fraction, "seed": seed, "n": len(index)}}
+    run.__doc__ = (f"Finetuning on a class-balanced {fraction:.0%} of the training labels "
+                   "(subset seed recorded).")
+    return run
+
+
+for _percent in (1, 10):
+    protocol(f"semi-{_percent}", "finetune", "semi")(_semi(_percent / 100))
