@@ -38,6 +38,7 @@ class Runner:
     progress: object = None
     _splits: dict = field(default_factory=dict)
     _features: dict = field(default_factory=dict)
+    _announced: set = field(default_factory=set)
 
     def split(self, cfg: dict):
         """The split of ``cfg`` (a config, or a config's data section), loaded once."""
@@ -59,7 +60,9 @@ class Runner:
         digest = C.config_hash(section)
         done = R.find_done(self.results_dir, "pretrain", digest, seed)
         if done is not None:
-            self.log(f"reusing pretraining {done['run_id']}")
+            if done["run_id"] not in self._announced:
+                self._announced.add(done["run_id"])
+                self.log(f"reusing pretraining {done['run_id']}")
             return done
         parent = self.pretrain(cfg["init"], seed) if cfg.get("init") else None
         split = self.split(cfg)

@@ -255,6 +255,44 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
         click.echo(s)
 
 
+@main.command("bench")
+@click.option("--method", "methods", default="skeletonclr", show_default=True,
+              help="Recipe name(s), comma-separated.")
+@click.option("--backbone", "backbones", default=None, help="Backbone(s), comma-separated.")
+@click.option("--dataset", default="synth-xsub", show_default=True, help="Split whose data is used.")
+@click.option("--stream", default="joint", show_default=True)
+@click.option("--steps", type=int, default=20, show_default=True, help="Timed steps (after warm-up).")
+@click.option("--warmup", type=int, default=3, show_default=True)
+@click.option("--batch", type=int, default=None, help="Batch size (default: the recipe's).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@plugin_option
+def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, overrides, device,
+              as_json, plugins):
+    """Time pretraining steps: median step, samples/s, input-pipeline share, peak memory."""
+    _load_all(plugins)
+    import json
+
+    from . import config as C
+    from .api import resolve_device
+    from .bench import bench
+    dev = resolve_device(device)
+    for method in _split_list(methods):
+        for backbone in (_split_list(backbones) if backbones else [None]):
+            cfg = C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides)
+            r = bench(cfg, dev, steps=steps, warmup=warmup, batch_size=batch)
+            if as_json:
+                click.echo(json.dumps(r))
+                continue
+            click.echo(f"{r['method']:<14} {r['backbone']:<18} batch {r['batch_size']:>4} x "
+                       f"{r['frames']} frames  step {r['step_ms']:>9.2f} ms  "
+                       f"{r['samples_per_s']:>8.1f} samples/s  pipeline {100 * r['pipeline_share']:.1f} % "
+                       f"(augment {r['augment_ms']:.2f} ms)  peak "
+                       f"{r['peak_memory_mb'] if r['peak_memory_mb'] is not None else '-'} MB  "
+                       f"[{r['device']}, torch {r['torch']}, {r['settings']}]")
+
+
 @main.group()
 def plot():
     """Figures from finished records."""

@@ -203,34 +203,42 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         hint = did_you_mean(unknown[0], accepted, n=1, quote=True)
         raise ConfigError(f"{recipe_path(method, root)}: args.{unknown[0]} is not accepted by "
                           f"method class {recipe['class']!r}{hint} (accepted: {', '.join(sorted(accepted))})")
-    cfg = {
-        "method": method,
-        "class": recipe["class"],
-        "args": args,
-        # A card may swap the backbone (the embedded set's CPU schedule does); it replaces the
-        # recipe's whole backbone spec.
-        "backbone": dict(schedule.get("backbone") or recipe["backbone"]),
-        "data": data_section(split, stream, root),
-        "pretrain": deep_update(recipe["pretrain"], schedule.get("pretrain") or {}),
-        "linear": deep_update(recipe["linear"], schedule.get("linear") or {}),
-    }
-    # The other protocols' sections: their defaults, then the recipe's, then the card's.
-    for section, default in PROTOCOL_DEFAULTS.items():
-        cfg[section] = deep_update(deep_update(default, recipe.get(section) or {}),
-                                   schedule.get(section) or {})
-    # Then what the card sets for this method class only (``schedule.classes.<class>``).
-    for section, values in ((schedule.get("classes") or {}).get(recipe["class"]) or {}).items():
-        if section not in cfg or section in ("method", "class", "data"):
+    # The backbone: --backbone, else the card's (the embedded set's CPU schedule swaps it),
+    # else the recipe's.
+    spec = {"name": backbone} if backbone else dict(schedule.get("backbone") or recipe["backbone"])
+    cfg = {"method": method, "class": recipe["class"], "args": args, "backbone": spec,
+           "data": data_section(split, stream, root)}
+    # Every schedule section, lowest precedence first: protocol defaults, the recipe, the
+    # backbone's defaults (a Transformer's optimiser), the recipe's settings for this backbone,
+    # the card's schedule, the card's values for this method class, the card's values for this
+    # backbone; --set comes last.
+    from .backbones import backbone_defaults
+    name = spec["name"]
+    per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
+    for section in per_class:
+        if section not in ("pretrain", "linear", *PROTOCOL_DEFAULTS):
             raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
                               f"set pretrain, linear or a protocol section, not {section!r}")
-        cfg[section] = deep_update(cfg[section], values)
-    if backbone is not None:
-        cfg["backbone"] = {"name": backbone}
+    layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
+              schedule, per_class, (schedule.get("backbones") or {}).get(name)]
+    for section in ("pretrain", "linear", *PROTOCOL_DEFAULTS):
+        value = PROTOCOL_DEFAULTS.get(section, {})
+        for layer in layers:
+            value = deep_update(value, (layer or {}).get(section) or {})
+        cfg[section] = value
+    # A backbone argument the spec leaves at its default can still be set: --set backbone.depth=4.
+    from .backbones import backbone_parameters
+    for text in overrides:
+        path, _ = parse_override(text)
+        params = backbone_parameters(spec["name"])
+        if len(path) == 2 and path[0] == "backbone" and path[1] not in spec and path[1] in params:
+            spec[path[1]] = params[path[1]]
     cfg = apply_overrides(cfg, list(overrides))
     if recipe.get("init"):
         # The pretraining this one starts from: the init recipe on the same split, stream and
         # backbone, with the overrides that exist in it. Its whole config enters this hash.
-        parent = apply_overrides(resolve(recipe["init"], split, stream=stream, root=root),
+        parent = apply_overrides(resolve(recipe["init"], split, stream=stream, root=root,
+                                         backbone=cfg["backbone"]["name"]),
                                  list(overrides), skip_missing=True)
         parent["backbone"] = dict(cfg["backbone"])
         cfg["init"] = parent

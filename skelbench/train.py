@@ -8,6 +8,7 @@ continues the same run.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -35,16 +36,21 @@ def build_optimizer(params, spec: dict) -> torch.optim.Optimizer:
                                weight_decay=spec.get("weight_decay", 0.0),
                                nesterov=spec.get("nesterov", False))
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=spec["lr"], weight_decay=spec.get("weight_decay", 0.0))
+        return torch.optim.AdamW(params, lr=spec["lr"], weight_decay=spec.get("weight_decay", 0.0),
+                                 betas=tuple(spec.get("betas", (0.9, 0.999))))
     raise ValueError(f"unknown optimizer {name!r} (sgd, adamw)")
 
 
 def lr_factor(step: int, steps_per_epoch: int, spec: dict) -> float:
     """The learning-rate multiplier at optimiser step ``step``: a linear warm-up over
-    ``warmup_epochs`` (0 = none, as the papers), then x``lr_gamma`` at each epoch of ``lr_steps``."""
+    ``warmup_epochs`` (0 = none, as the papers), then x``lr_gamma`` at each epoch of ``lr_steps``
+    or, with ``lr_schedule: cosine``, a half cosine from 1 to 0 over the remaining steps."""
     warmup = spec.get("warmup_epochs", 0) * steps_per_epoch
     if step < warmup:
         return (step + 1) / warmup
+    if spec.get("lr_schedule", "step") == "cosine":
+        total = max(int(spec["epochs"]) * steps_per_epoch - warmup, 1)
+        return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total) / total))
     epoch = step // steps_per_epoch
     return spec.get("lr_gamma", 0.1) ** sum(epoch >= m for m in spec.get("lr_steps", []))
 

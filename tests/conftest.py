@@ -17,7 +17,17 @@ TINY_CARD = {
                "synth-xview": {"by": "camera", "train": [2, 3]}},
     "schedule": {"backbone": {"name": "stgcn-tiny", "width": 4, "hidden_dim": 16},
                  "pretrain": {"epochs": 1, "lr_steps": [], "batch_size": 32},
-                 "args": {"queue_size": 64}, "linear": {"epochs": 3, "lr_steps": [2]}},
+                 "args": {"queue_size": 64}, "linear": {"epochs": 3, "lr_steps": [2]},
+                 "finetune": {"epochs": 1, "lr_steps": [], "batch_size": 16},
+                 "semi": {"schedule": {"batch_size": 8}},
+                 "transfer": {"target": "synthb-xsub"}},
+}
+# The transfer target: other subjects, cameras and a class subset.
+TINY_B = {
+    "name": "synthb", "kind": "synth", "frames": 12,
+    "generator": {"n_subjects": 3, "n_replications": 1, "seed": 1, "cameras": [-60.0, 30.0],
+                  "classes": ["clap", "jump", "squat", "handshake"]},
+    "splits": {"synthb-xsub": {"by": "subject", "train": [1, 2]}},
 }
 
 
@@ -27,6 +37,7 @@ def project(tmp_path, monkeypatch):
     shutil.copytree(REPO / "methods", tmp_path / "methods")
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / "synth.yaml").write_text(yaml.safe_dump(TINY_CARD))
+    (tmp_path / "datasets" / "synthb.yaml").write_text(yaml.safe_dump(TINY_B))
     monkeypatch.setenv("SKELBENCH_ROOT", str(tmp_path))
     return tmp_path
 

@@ -7,6 +7,48 @@ import inspect
 from ..registry import BACKBONES, did_you_mean
 from . import stgcn  # noqa: F401  (registers the ST-GCN backbones)
 
+# Optimiser settings that suit a Transformer (MAMP's pretraining: AdamW, betas (0.9, 0.95),
+# wd 0.05, linear warm-up then cosine). They replace the method recipe's ST-GCN settings when
+# the backbone is a Transformer; a recipe's ``backbones.<name>`` section, a card's schedule and
+# --set still override them.
+TRANSFORMER_DEFAULTS = {"pretrain": {"optimizer": "adamw", "lr": 1.0e-3, "betas": [0.9, 0.95],
+                                     "weight_decay": 0.05, "warmup_epochs": 20,
+                                     "lr_schedule": "cosine", "lr_steps": []}}
+
+
+# The Transformers are registered here and built in .transformer, so timm is imported only when
+# one is built, not each time the command line starts. (The builders must not be named
+# ``transformer``: importing the submodule would rebind that name.)
+@BACKBONES.register("transformer")
+def st_transformer(depth: int = 8, dim: int = 256, heads: int = 8, mlp_ratio: float = 4.0,
+                tubelet: int = 4, attention: str = "joint", drop_path: float = 0.0,
+                max_frames: int = 128):
+    """Spatio-temporal Transformer (timm blocks), MAMP's size: depth 8, width 256, 8 heads."""
+    from .transformer import STTransformer
+    return STTransformer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, tubelet=tubelet,
+                         attention=attention, drop_path=drop_path, max_frames=max_frames)
+
+
+@BACKBONES.register("transformer-small")
+def st_transformer_small(depth: int = 4, dim: int = 64, heads: int = 4, mlp_ratio: float = 4.0,
+                      tubelet: int = 4, attention: str = "factorised", drop_path: float = 0.0,
+                      max_frames: int = 128):
+    """The Transformer at CPU size: depth 4, width 64, 4 heads, factorised attention."""
+    return st_transformer(depth, dim, heads, mlp_ratio, tubelet, attention, drop_path, max_frames)
+
+
+st_transformer.defaults = st_transformer_small.defaults = TRANSFORMER_DEFAULTS
+
+
+def backbone_defaults(name: str) -> dict:
+    """Config sections a backbone sets over the method recipe (empty for ST-GCN)."""
+    return getattr(BACKBONES.get(name), "defaults", {})
+
+
+def backbone_parameters(name: str) -> dict:
+    """The builder's keyword arguments and their defaults."""
+    return {k: p.default for k, p in inspect.signature(BACKBONES.get(name)).parameters.items()}
+
 
 def backbone_args(spec: dict) -> dict:
     """Validate ``{name, **kwargs}`` against the registered builder; return the kwargs."""
