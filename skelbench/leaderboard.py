@@ -207,10 +207,15 @@ def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]], set]:
 def _order_rows(rows: list[tuple]) -> list[tuple]:
     # The floor first and the ceiling last, so every table reads floor -> methods -> ceiling;
     # the papers' rows after all measured ones.
-    paper = sorted(r for r in rows if r[0].endswith("(paper)"))
-    first = sorted(r for r in rows if r[0] == BOUNDS[0])
-    last = sorted(r for r in rows if r[0] == BOUNDS[1])
-    middle = sorted(r for r in rows if r not in first + last + paper)
+    def group(rows_):   # by method, backbone, then streams as joint, motion, bone, J+M+B
+        order = STREAMS + ("J+M+B",)
+        return sorted(rows_, key=lambda r: (r[0], r[1]) + tuple(
+            (order.index(v) if v in order else len(order), v) for v in r[2:]))
+
+    paper = group(r for r in rows if r[0].endswith("(paper)"))
+    first = group(r for r in rows if r[0] == BOUNDS[0])
+    last = group(r for r in rows if r[0] == BOUNDS[1])
+    middle = group(r for r in rows if r not in first + last + paper)
     return first + middle + last + paper
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .results import _umask
+
 
 def merge_bins(records: list[dict]) -> dict:
     """Sum the equal-width bins of several calibration records (seeds) of one method."""
@@ -58,6 +60,7 @@ def reliability_png(panels: dict[str, dict], out: Path, title: str = "") -> Path
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
     finally:
         plt.close(fig)

@@ -28,6 +28,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())    # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -36,6 +37,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def new_run_id(kind: str, method: str, config_hash: str, seed: int) -> str:
