@@ -101,7 +101,7 @@ class Runner:
         """The finished record of ``protocol`` on (cfg, seed): found, or run now (pretraining
         first if needed)."""
         fn = PROTOCOLS.get(protocol)
-        cfg = with_target(cfg) if "transfer" in fn.sections else cfg
+        cfg = protocol_config(cfg, protocol)
         digest = protocol_hash(cfg, protocol)
         done = R.find_done(self.results_dir, protocol, digest, seed)
         if done is not None:
@@ -192,6 +192,11 @@ def protocol_hash(cfg: dict, protocol: str) -> str:
                           **{s: cfg[s] for s in sections}})
 
 
+def protocol_config(cfg: dict, protocol: str) -> dict:
+    """The config a protocol runs with: for transfer protocols, with the target's data."""
+    return with_target(cfg) if "transfer" in PROTOCOLS.get(protocol).sections else cfg
+
+
 def with_target(cfg: dict) -> dict:
     """``cfg`` with ``transfer.data``: the target split's data section (frames must match)."""
     target = cfg["transfer"]["target"]
@@ -215,11 +220,9 @@ def hardware(device: torch.device) -> dict:
 
 def plan(cells: list[dict], seeds: list[int], protocols: list[str], results_dir: Path) -> list:
     """(cfg, seed, protocol, 'done' | 'to do') for every run of a grid, in run order."""
-    rows = []
-    for cfg in cells:
-        for seed in seeds:
-            for protocol in protocols:
-                c = with_target(cfg) if "transfer" in PROTOCOLS.get(protocol).sections else cfg
-                done = R.find_done(results_dir, protocol, protocol_hash(c, protocol), seed)
-                rows.append((cfg, seed, protocol, "done" if done else "to do"))
-    return rows
+    done = {(r["kind"], r["config_hash"], r["seed"]) for _, r, _ in R.iter_records(results_dir)
+            if r and r["status"] == "done"}            # the records are read once
+    return [(cfg, seed, protocol,
+             "done" if (protocol, protocol_hash(protocol_config(cfg, protocol), protocol), seed)
+             in done else "to do")
+            for cfg in cells for seed in seeds for protocol in protocols]
