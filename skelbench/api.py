@@ -10,7 +10,9 @@ from typing import Callable
 import torch
 
 from . import config as C
+from . import dist
 from . import results as R
+from . import speed
 from .backbones import build_backbone
 from .data import load_split
 from .methods import build_method
@@ -35,6 +37,7 @@ class Runner:
     device: torch.device
     resume: bool = True
     log: Callable[[str], None] = print
+    sync_bn: bool = False       # under torchrun on GPUs: BN statistics over the global batch
     progress: object = None
     _splits: dict = field(default_factory=dict)
     _features: dict = field(default_factory=dict)
@@ -66,10 +69,12 @@ class Runner:
             return done
         parent = self.pretrain(cfg["init"], seed) if cfg.get("init") else None
         split = self.split(cfg)
+        settings = speed.effective(cfg.get("speed"), self.device)
+        speed.apply(settings)
         previous = R.find_resumable(self.results_dir, digest, seed) if self.resume else None
         if previous is not None:
             record = R.Record(self.results_dir / "runs" / previous["run_id"], previous)
-            record.update(status="running", pid=os.getpid(), host=socket.gethostname())
+            record.update(status="running", pid=os.getpid(), host=socket.gethostname(), speed=settings)
             record.save()
             self.log(f"resuming pretraining {record['run_id']}")
         else:
@@ -78,10 +83,12 @@ class Runner:
                                     parent_run_id=parent["run_id"] if parent else None,
                                     global_batch=cfg["pretrain"]["batch_size"],
                                     epochs=cfg["pretrain"]["epochs"],
-                                    hardware=hardware(self.device))
+                                    hardware=hardware(self.device), speed=settings,
+                                    **distributed(self.sync_bn))
         try:
             torch.manual_seed(seed)
             method = build_method(cfg, split.num_classes).to(self.device)
+            speed.compile_encoders(method, settings)
             if parent is not None:     # both encoders start from the parent's query encoder
                 weights = encoder_state(self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt",
                                         self.device)
@@ -90,7 +97,8 @@ class Runner:
                     method.key_encoder.load_state_dict(weights)
             throughput = pretrain(method, split, cfg["pretrain"], seed=seed,
                                   checkpoint=record.run_dir / "checkpoint.pt", device=self.device,
-                                  resume=previous is not None, progress=self.progress)
+                                  resume=previous is not None, progress=self.progress,
+                                  speed=settings, sync_bn=self.sync_bn)
         except BaseException as e:
             record.fail(e)
             raise
@@ -208,6 +216,15 @@ def with_target(cfg: dict) -> dict:
         raise C.ConfigError(f"transfer target {target} has {data['frames']} frames, the source "
                             f"{cfg['data']['split']} {cfg['data']['frames']}: prepare both alike")
     return {**cfg, "transfer": {**cfg["transfer"], "data": data}}
+
+
+def distributed(sync_bn: bool) -> dict:
+    """What a pretraining record says about data parallelism (nothing when alone)."""
+    if dist.world_size() == 1:
+        return {}
+    return {"sync_bn": sync_bn,
+            # Batch-level pairings see one rank's slice of the global batch.
+            "batch_pairing": "within each rank's slice (TranCLR partners, ActCLR's anchor)"}
 
 
 def hardware(device: torch.device) -> dict:

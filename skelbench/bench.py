@@ -3,7 +3,9 @@
 Steps run exactly as in training (device-resident data, index sampling, the method's views and
 loss, optimiser step, hooks). The time spent in ``skelbench.augment`` is measured by wrapping
 its functions for the duration of the benchmark (outermost calls only, the device synchronised
-around each), so the input-pipeline share is a measurement, not an estimate.
+around each), so the input-pipeline share is a measurement, not an estimate. ``pipeline_only`` times index
+sampling and the method's model-free views (``Method.views``) with no model at all.
+``amp_agreement`` is the check that bf16 autocast trains as float32 does.
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ import statistics
 import time
 
 import torch
+from torch.nn import functional as F
 
-from . import augment
+from . import augment, speed
 from .data import load_split
 from .methods import build_method
-from .train import autocast, build_optimizer
+from .train import autocast, build_optimizer, build_scheduler
 
 
 def _sync(device: torch.device) -> None:
@@ -57,56 +60,133 @@ def timed_augment(device: torch.device, totals: list):
             setattr(augment, name, fn)
 
 
+def resample_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """(N, C, T, V, M) -> (N, C, frames, V, M), linear in time: data of another shape to time."""
+    n, c, t, v, m = x.shape
+    if frames == t:
+        return x
+    flat = x.permute(0, 1, 3, 4, 2).reshape(n, c * v * m, t)
+    out = F.interpolate(flat, size=frames, mode="linear", align_corners=False)
+    return out.view(n, c, v, m, frames).permute(0, 1, 4, 2, 3).contiguous()
+
+
 def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
-          batch_size: int | None = None, seed: int = 0) -> dict:
+          batch_size: int | None = None, seed: int = 0, frames: int | None = None,
+          pipeline_only: bool = False, train_size: int | None = None, epochs: int = 300) -> dict:
+    """Median step time etc. of ``cfg``'s pretraining on ``device``; ``pipeline_only`` times
+    index sampling + the method's model-free views alone. ``projected_h``: ``epochs`` epochs of
+    ``train_size`` samples (default: the split's training set) at the median step."""
     split = load_split(cfg["data"]["split"], cfg["data"]["dataset"], device)
+    x_train = resample_frames(split.x_train, frames) if frames else split.x_train
     spec = dict(cfg["pretrain"])
     batch = int(batch_size or spec["batch_size"])
+    settings = speed.effective(cfg.get("speed"), device)
+    speed.apply(settings)
     torch.manual_seed(seed)
     method = build_method(cfg, split.num_classes).to(device)
+    if not method.pretrains:
+        raise ValueError(f"{cfg['method']} has no training step to time")
+    speed.compile_encoders(method, settings)
     method.train()
-    optimizer = build_optimizer([p for p in method.parameters() if p.requires_grad], spec)
+    optimizer = build_optimizer([p for p in method.parameters() if p.requires_grad], spec,
+                                fused=settings["fused_optimizer"])
     generator = torch.Generator(device=device).manual_seed(seed)
     use_amp = bool(spec.get("amp", True)) and device.type == "cuda"
+    epoch = int(spec["epochs"]) - 1
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    step_s, sample_s, augment_s = [], [], []
+    step_s, sample_s, augment_s, warmup_s = [], [], [], []
     for i in range(warmup + steps):
         aug = [0.0]
         _sync(device)
         t0 = time.perf_counter()
-        idx = torch.randint(0, len(split.x_train), (batch,), generator=generator, device=device)
-        x, y = split.x_train[idx], split.y_train[idx]
+        idx = torch.randint(0, len(x_train), (batch,), generator=generator, device=device)
+        x, y = x_train[idx], split.y_train[idx]
         _sync(device)
         t1 = time.perf_counter()
-        with timed_augment(device, aug), autocast(device, use_amp):
-            out = method.training_step(x, y, int(spec["epochs"]) - 1, generator)
-        optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        optimizer.step()
-        method.on_step_end()
+        if pipeline_only:
+            with torch.no_grad():
+                method.views(x, epoch, generator)
+        else:
+            with timed_augment(device, aug), autocast(device, use_amp):
+                out = method.training_step(x, y, epoch, generator)
+            optimizer.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            optimizer.step()
+            method.on_step_end()
         _sync(device)
         t2 = time.perf_counter()
-        if i >= warmup:
+        if i < warmup:
+            warmup_s.append(t2 - t0)
+        else:
             step_s.append(t2 - t0)
             sample_s.append(t1 - t0)
-            augment_s.append(aug[0])
+            augment_s.append((t2 - t1) if pipeline_only else aug[0])
     median = statistics.median(step_s)
     pipeline = [a + s for a, s in zip(augment_s, sample_s)]
+    n_train = train_size or len(x_train)
     return {
         "method": cfg["method"], "backbone": cfg["backbone"]["name"], "split": cfg["data"]["split"],
-        "stream": cfg["data"]["stream"], "batch_size": batch, "frames": cfg["data"]["frames"],
+        "stream": cfg["data"]["stream"], "batch_size": batch, "frames": x_train.shape[2],
+        "mode": "pipeline-only" if pipeline_only else "step",
         "steps": steps, "warmup": warmup,
         "step_ms": round(1e3 * median, 2),
         "samples_per_s": round(batch / median, 1),
         "pipeline_share": round(sum(pipeline) / sum(step_s), 4),   # sampling + augmentation
         "augment_ms": round(1e3 * statistics.median(augment_s), 2),
         "sample_ms": round(1e3 * statistics.median(sample_s), 3),
+        # The first step pays for cuDNN autotuning and torch.compile; its excess is reported.
+        "first_step_s": round(warmup_s[0], 2) if warmup_s else None,
+        "projected_h": round(median * (n_train // batch) * epochs / 3600, 3),
+        "projected_for": {"train_size": n_train, "epochs": epochs},
         "peak_memory_mb": (round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
                            if device.type == "cuda" else None),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
-        "settings": {"amp_bf16": use_amp, "threads": torch.get_num_threads(),
-                     "cudnn_benchmark": torch.backends.cudnn.benchmark,
-                     "tf32": torch.backends.cuda.matmul.allow_tf32 if device.type == "cuda" else None},
+        "settings": {"amp_bf16": use_amp, "threads": torch.get_num_threads(), **settings},
     }
+
+
+def amp_agreement(cfg: dict, device: torch.device, steps: int = 300, batch_size: int | None = None,
+                  seed: int = 0, window: int = 20) -> dict:
+    """Train the same method from the same seed and batches twice, in float32 and under bf16
+    autocast, and compare the two loss curves: the largest and the mean relative gap between their
+    ``window``-step running means. The runs part ways step by step (rounding), so the curves, not
+    single steps, are what must agree."""
+    split = load_split(cfg["data"]["split"], cfg["data"]["dataset"], device)
+    spec = dict(cfg["pretrain"])
+    batch = int(batch_size or spec["batch_size"])
+    steps_per_epoch = max(len(split.x_train) // batch, 1)
+    curves = {}
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        torch.manual_seed(seed)
+        method = build_method(cfg, split.num_classes).to(device)
+        method.train()
+        optimizer = build_optimizer([p for p in method.parameters() if p.requires_grad], spec)
+        scheduler = build_scheduler(optimizer, spec, steps_per_epoch)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        losses = []
+        for step in range(steps):
+            idx = torch.randint(0, len(split.x_train), (batch,), generator=generator, device=device)
+            context = (torch.autocast(device.type, dtype=dtype) if dtype is not None
+                       else contextlib.nullcontext())
+            with context:
+                out = method.training_step(split.x_train[idx], split.y_train[idx],
+                                           step // steps_per_epoch, generator)
+            optimizer.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            optimizer.step()
+            scheduler.step()
+            method.on_step_end()
+            losses.append(out["loss"].item())
+        curves[name] = torch.tensor(losses, dtype=torch.float64)
+    kernel = torch.ones(1, 1, window, dtype=torch.float64) / window
+    smooth = {k: F.conv1d(v.view(1, 1, -1), kernel).flatten() for k, v in curves.items()}
+    gap = (smooth["bf16"] - smooth["fp32"]).abs() / smooth["fp32"].abs().clamp(min=1e-8)
+    return {"method": cfg["method"], "backbone": cfg["backbone"]["name"], "steps": steps,
+            "batch_size": batch, "window": window, "device": str(device),
+            "max_rel_gap": round(gap.max().item(), 4), "mean_rel_gap": round(gap.mean().item(), 4),
+            "final_fp32": round(smooth["fp32"][-1].item(), 4),
+            "final_bf16": round(smooth["bf16"][-1].item(), 4),
+            "loss_fp32": [round(v, 5) for v in curves["fp32"].tolist()],
+            "loss_bf16": [round(v, 5) for v in curves["bf16"].tolist()]}

@@ -104,10 +104,14 @@ def list_cmd(kind, pattern, plugins):
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (every run, done or to do) and exit.")
 @click.option("--show-config", is_flag=True, help="With --dry-run: print each resolved config.")
+@click.option("--sync-bn", is_flag=True,
+              help="Under torchrun on GPUs: batch-norm statistics over the global batch.")
 @plugin_option
 def run(methods, protocols, datasets, backbones, streams, seeds, overrides, device, results_dir,
-        resume, dry_run, show_config, plugins):
-    """Pretrain (or reuse a pretraining) and run protocols; print the results."""
+        resume, dry_run, show_config, sync_bn, plugins):
+    """Pretrain (or reuse a pretraining) and run protocols; print the results.
+
+    Under torchrun (WORLD_SIZE set) the same command runs data-parallel over the ranks."""
     _load_all(plugins)
     import itertools
 
@@ -147,23 +151,27 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from . import dist
     from .api import Runner, resolve_device
     from .config import default_results_dir
     from .leaderboard import summary
-    console = Console(stderr=True)
+    dev = dist.init(device) or resolve_device(device)
+    console = Console(stderr=True, quiet=not dist.is_main())
     progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
                         BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
                         TextColumn("{task.fields[rate]:.0f} samples/s"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                         transient=False)
     progress.add_task = _with_defaults(progress.add_task)
-    runner = Runner(results_dir or default_results_dir(), resolve_device(device), resume=resume,
-                    log=lambda m: console.print(f"[dim]{m}[/dim]"), progress=progress)
+    runner = Runner(results_dir or default_results_dir(), dev, resume=resume,
+                    log=lambda m: console.print(f"[dim]{m}[/dim]"),
+                    progress=progress if dist.is_main() else None, sync_bn=sync_bn)
     with progress:
         for cfg in cells:
             for seed in seed_list:
                 for record in runner.run(cfg, seed, plist):
                     progress.console.print(f"{summary(record)}  -> {record['run_id']}")
+    dist.close()
 
 
 def _with_defaults(add_task):
@@ -264,31 +272,57 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps (after warm-up).")
 @click.option("--warmup", type=int, default=3, show_default=True)
 @click.option("--batch", type=int, default=None, help="Batch size (default: the recipe's).")
+@click.option("--frames", type=int, default=None,
+              help="Resample the clips to this many frames first (e.g. 50, as NTU's recipes).")
+@click.option("--pipeline-only", is_flag=True,
+              help="Time index sampling + the method's views alone, no model.")
+@click.option("--train-size", type=int, default=None,
+              help="Training-set size for the projected schedule (default: the split's; NTU-60 xsub: 40091).")
+@click.option("--epochs", type=int, default=300, show_default=True, help="Epochs of the projected schedule.")
+@click.option("--amp-check", is_flag=True,
+              help="Instead of timing: train --steps steps in fp32 and in bf16 autocast from the "
+                   "same seed and compare the loss curves.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @plugin_option
-def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, overrides, device,
-              as_json, plugins):
-    """Time pretraining steps: median step, samples/s, input-pipeline share, peak memory."""
+def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, frames, pipeline_only,
+              train_size, epochs, amp_check, overrides, device, as_json, plugins):
+    """Time pretraining steps: median step, samples/s, input-pipeline share, peak memory,
+    projected schedule time; or check bf16 against fp32 (--amp-check)."""
     _load_all(plugins)
     import json
 
     from . import config as C
     from .api import resolve_device
-    from .bench import bench
+    from .bench import amp_agreement, bench
     dev = resolve_device(device)
     for method in _split_list(methods):
         for backbone in (_split_list(backbones) if backbones else [None]):
             cfg = C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides)
-            r = bench(cfg, dev, steps=steps, warmup=warmup, batch_size=batch)
+            if amp_check:
+                r = amp_agreement(cfg, dev, steps=steps, batch_size=batch)
+                if as_json:
+                    click.echo(json.dumps(r))
+                else:
+                    click.echo(f"{r['method']:<14} {r['backbone']:<18} {r['steps']} steps, batch "
+                               f"{r['batch_size']}: {r['window']}-step mean loss fp32 "
+                               f"{r['final_fp32']:.4f} / bf16 {r['final_bf16']:.4f} at the end; "
+                               f"relative gap max {100 * r['max_rel_gap']:.2f} %, mean "
+                               f"{100 * r['mean_rel_gap']:.2f} %  [{r['device']}]")
+                continue
+            r = bench(cfg, dev, steps=steps, warmup=warmup, batch_size=batch, frames=frames,
+                      pipeline_only=pipeline_only, train_size=train_size, epochs=epochs)
             if as_json:
                 click.echo(json.dumps(r))
                 continue
+            what = "pipeline" if pipeline_only else "step"
+            share = "" if pipeline_only else f"  pipeline {100 * r['pipeline_share']:.1f} % (augment {r['augment_ms']:.2f} ms)"
             click.echo(f"{r['method']:<14} {r['backbone']:<18} batch {r['batch_size']:>4} x "
-                       f"{r['frames']} frames  step {r['step_ms']:>9.2f} ms  "
-                       f"{r['samples_per_s']:>8.1f} samples/s  pipeline {100 * r['pipeline_share']:.1f} % "
-                       f"(augment {r['augment_ms']:.2f} ms)  peak "
+                       f"{r['frames']} frames  {what} {r['step_ms']:>9.2f} ms  "
+                       f"{r['samples_per_s']:>8.1f} samples/s{share}  first step "
+                       f"{r['first_step_s']} s  {r['projected_for']['epochs']} epochs of "
+                       f"{r['projected_for']['train_size']}: {r['projected_h']:.2f} h  peak "
                        f"{r['peak_memory_mb'] if r['peak_memory_mb'] is not None else '-'} MB  "
                        f"[{r['device']}, torch {r['torch']}, {r['settings']}]")
 

@@ -82,7 +82,33 @@ def load_recipe(name: str, root: Path | None = None, _seen: tuple = ()) -> dict:
     for key in ("class", "backbone", "pretrain", "linear"):
         if key not in recipe:
             raise ConfigError(f"{path}: missing key {key!r}")
+    check_sections(path, recipe, RECIPE_KEYS)
     return recipe
+
+
+# What a recipe may hold, and what a schedule section (pretrain, linear, finetune, a card's
+# schedule) may set: a misspelt key is an error, not a silently ignored setting.
+SCHEDULE_KEYS = {"optimizer", "lr", "momentum", "weight_decay", "nesterov", "betas", "epochs",
+                 "warmup_epochs", "lr_schedule", "lr_steps", "lr_gamma", "batch_size", "amp"}
+PROTOCOL_SECTIONS = ("retrieval", "calibration", "finetune", "semi", "transfer")
+RECIPE_KEYS = {"class", "description", "args", "backbone", "pretrain", "linear", "init",
+               "backbones", "speed", *PROTOCOL_SECTIONS}
+CARD_SCHEDULE_KEYS = {"backbone", "args", "pretrain", "linear", "classes", "backbones", "speed",
+                      *PROTOCOL_SECTIONS}
+
+
+def check_sections(path: Path, layer: dict, allowed: set, prefix: str = "") -> None:
+    """Refuse unknown top-level keys of ``layer`` and unknown keys of its schedule sections."""
+    def refuse(key, choices):
+        raise ConfigError(f"{path}: {prefix}{key} is not a setting skelbench knows"
+                          f"{did_you_mean(key.rsplit('.', 1)[-1], choices, n=1, quote=True)}")
+    for key, value in layer.items():
+        if key not in allowed:
+            refuse(key, allowed)
+        if key in ("pretrain", "linear", "finetune") and isinstance(value, dict):
+            for sub_key in value:
+                if sub_key not in SCHEDULE_KEYS:
+                    refuse(f"{key}.{sub_key}", SCHEDULE_KEYS)
 
 
 def card_paths(root: Path | None = None) -> dict[str, Path]:
@@ -163,6 +189,8 @@ def apply_overrides(cfg: dict, overrides: list[str], skip_missing: bool = False)
 def _check_type(text: str, old: Any, new: Any) -> Any:
     if old is None or new is None or isinstance(new, type(old)):
         return new
+    if old == "auto" and isinstance(new, bool):       # speed settings: auto, true or false
+        return new
     if isinstance(old, float) and isinstance(new, int) and not isinstance(new, bool):
         return float(new)
     if isinstance(old, list) and not isinstance(new, list):
@@ -195,6 +223,11 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     cls = METHODS.get(recipe["class"])
     args = dict(recipe.get("args") or {})
     schedule = card.get("schedule") or {}
+    card_path = card_paths(root)[card_name]
+    check_sections(card_path, schedule, CARD_SCHEDULE_KEYS, "schedule.")
+    for group in ("classes", "backbones"):
+        for name, layer in (schedule.get(group) or {}).items():
+            check_sections(card_path, layer or {}, CARD_SCHEDULE_KEYS, f"schedule.{group}.{name}.")
     accepted = accepted_args(cls)
     # A card's schedule may cap method arguments (queue size, ...): only where the method has them.
     args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
@@ -215,14 +248,16 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .backbones import backbone_defaults
     name = spec["name"]
     per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
+    from .speed import DEFAULTS as SPEED_DEFAULTS
+    defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
     for section in per_class:
-        if section not in ("pretrain", "linear", *PROTOCOL_DEFAULTS):
+        if section not in ("pretrain", "linear", *defaults):
             raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
-                              f"set pretrain, linear or a protocol section, not {section!r}")
+                              f"set pretrain, linear, speed or a protocol section, not {section!r}")
     layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
               schedule, per_class, (schedule.get("backbones") or {}).get(name)]
-    for section in ("pretrain", "linear", *PROTOCOL_DEFAULTS):
-        value = PROTOCOL_DEFAULTS.get(section, {})
+    for section in ("pretrain", "linear", *defaults):
+        value = defaults.get(section, {})
         for layer in layers:
             value = deep_update(value, (layer or {}).get(section) or {})
         cfg[section] = value

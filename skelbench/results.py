@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import dist
+
 SCHEMA_VERSION = 1
 
 
@@ -89,7 +91,8 @@ class Record(dict):
         return self.run_dir / "record.json"
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self, indent=2, default=_json_default) + "\n")
+        if dist.is_main():          # under torchrun, rank 0 writes; the others keep it in memory
+            atomic_write_text(self.path, json.dumps(self, indent=2, default=_json_default) + "\n")
 
     def finish(self, metrics: dict | None = None, **fields: Any) -> None:
         finished = now()
@@ -119,9 +122,10 @@ def _json_default(obj):
 
 def start_record(results_dir: Path, *, kind: str, cfg: dict, config_hash: str, seed: int,
                  parent_run_id: str | None = None, **fields: Any) -> Record:
-    run_id = new_run_id(kind, cfg["method"], config_hash, seed)
+    run_id = dist.broadcast_object(new_run_id(kind, cfg["method"], config_hash, seed))
     run_dir = Path(results_dir) / "runs" / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    if dist.is_main():
+        run_dir.mkdir(parents=True, exist_ok=False)
     data = cfg["data"]
     record = Record(run_dir, {
         "schema_version": SCHEMA_VERSION, "run_id": run_id, "kind": kind, "status": "running",
@@ -129,7 +133,7 @@ def start_record(results_dir: Path, *, kind: str, cfg: dict, config_hash: str, s
         "git": git_info(), "config_hash": config_hash, "config": cfg,
         "method": cfg["method"], "backbone": cfg["backbone"]["name"], "dataset": data["dataset"],
         "split": data["split"], "stream": data["stream"], "parent_run_id": parent_run_id,
-        "seed": seed, "world_size": 1, "frames": data["frames"],
+        "seed": seed, "world_size": dist.world_size(), "frames": data["frames"],
         "versions": versions(), "host": socket.gethostname(), "pid": os.getpid(),
         "metrics": {}, **fields})
     record.save()
@@ -169,7 +173,7 @@ def find_done(results_dir: Path, kind: str, config_hash: str, seed: int) -> dict
                 and rec["seed"] == seed and rec["status"] == "done"):
             if best is None or rec["finished_at"] > best["finished_at"]:
                 best = rec
-    return best
+    return dist.broadcast_object(best)      # rank 0's view decides for every rank
 
 
 def find_resumable(results_dir: Path, config_hash: str, seed: int) -> dict | None:
@@ -181,4 +185,4 @@ def find_resumable(results_dir: Path, config_hash: str, seed: int) -> dict | Non
                 and (rec["status"] == "failed" or is_stale(rec))):
             if best is None or rec["created_at"] > best["created_at"]:
                 best = rec
-    return best
+    return dist.broadcast_object(best)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
+import re
 import tempfile
 import time
 from contextlib import nullcontext
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from . import dist
 from .data import Split
 from .methods import Method
 
@@ -29,15 +32,17 @@ class CheckpointError(RuntimeError):
     pass
 
 
-def build_optimizer(params, spec: dict) -> torch.optim.Optimizer:
+def build_optimizer(params, spec: dict, fused: bool = False) -> torch.optim.Optimizer:
+    """SGD or AdamW from a schedule section; ``fused``: one kernel for the whole step."""
     name = spec.get("optimizer", "sgd")
+    extra = {"fused": True} if fused else {}
     if name == "sgd":
         return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.9),
                                weight_decay=spec.get("weight_decay", 0.0),
-                               nesterov=spec.get("nesterov", False))
+                               nesterov=spec.get("nesterov", False), **extra)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=spec["lr"], weight_decay=spec.get("weight_decay", 0.0),
-                                 betas=tuple(spec.get("betas", (0.9, 0.999))))
+                                 betas=tuple(spec.get("betas", (0.9, 0.999))), **extra)
     raise ValueError(f"unknown optimizer {name!r} (sgd, adamw)")
 
 
@@ -82,39 +87,78 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """Tensors and plain containers only (``weights_only=True``): a checkpoint that would need
+    arbitrary code to unpickle is refused, as is a truncated one, each with what to do."""
     try:
         return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        reason = f"it names {found.group(1)}" if found else type(e).__name__
+        raise CheckpointError(
+            f"{path}: refused: it holds objects other than tensors and plain containers, which "
+            f"skelbench does not unpickle (weights_only=True; {reason}). Use a checkpoint "
+            "skelbench wrote, or delete its run folder to train again") from None
     except Exception as e:
         raise CheckpointError(
-            f"{path}: cannot load checkpoint ({type(e).__name__}: {e}). Only plain tensors and "
-            "containers are accepted (weights_only=True); delete the file to retrain") from None
+            f"{path}: truncated or corrupt ({type(e).__name__}: {e}); delete its run folder "
+            "(or pass --no-resume) to train again") from None
 
 
-def rng_state(generator: torch.Generator) -> dict:
+def rng_state(generator: torch.Generator, views: torch.Generator | None = None) -> dict:
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if views is not None and views is not generator:
+        state["views"] = views.get_state()
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(generator: torch.Generator, state: dict) -> None:
+def set_rng_state(generator: torch.Generator, state: dict,
+                  views: torch.Generator | None = None) -> None:
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])
+    if "views" in state and views is not None:
+        views.set_state(state["views"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint: Path,
-             device: torch.device, resume: bool = False, progress=None) -> dict:
-    """Train ``method`` on ``split``'s training set; return throughput figures."""
+             device: torch.device, resume: bool = False, progress=None,
+             speed: dict | None = None, sync_bn: bool = False) -> dict:
+    """Train ``method`` on ``split``'s training set; return throughput figures. ``speed``: the
+    settings of :func:`skelbench.speed.effective` (default: none).
+
+    Under torchrun the batch size is global: every rank draws the same permutation (the run's
+    generator) and takes its slice of each global batch, augments it with its own generator and
+    averages gradients through DDP. Batch-level pairings (TranCLR's partners, ActCLR's anchor)
+    are formed within each rank's slice."""
+    world, rank = dist.world_size(), dist.rank()
     generator = torch.Generator(device=device).manual_seed(seed)
-    epochs, batch = int(spec["epochs"]), int(spec["batch_size"])
-    params = [p for p in method.parameters() if p.requires_grad]
+    # Alone, one generator orders and augments (as always); under DDP each rank augments with
+    # its own, so the ranks' views differ while the data order stays shared.
+    views = generator if world == 1 else torch.Generator(device=device).manual_seed(
+        seed + 7919 * (rank + 1))
+    epochs, global_batch = int(spec["epochs"]), int(spec["batch_size"])
+    batch = dist.local_batch(global_batch)
     n = len(split.x_train)
-    steps_per_epoch = n // batch
+    steps_per_epoch = n // global_batch
     if method.pretrains and steps_per_epoch == 0:
-        raise ValueError(f"batch_size {batch} is larger than the training set ({n} samples)")
-    optimizer = build_optimizer(params, spec)
+        raise ValueError(f"batch_size {global_batch} is larger than the training set ({n} samples)")
+    model = method
+    if world > 1 and method.pretrains:
+        if sync_bn:
+            if device.type != "cuda":
+                raise ValueError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
+            method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
+        torch.manual_seed(seed + 7919 * (rank + 1))     # dropout masks differ per rank too
+        # Buffers are not broadcast: queues are identical by construction (all ranks' keys),
+        # BN statistics stay per rank as in the original single-GPU code.
+        model = torch.nn.parallel.DistributedDataParallel(
+            method, device_ids=[device.index] if device.type == "cuda" else None,
+            **dist.no_buffer_sync())
+    params = [p for p in method.parameters() if p.requires_grad]
+    optimizer = build_optimizer(params, spec, fused=bool(speed and speed["fused_optimizer"]))
     scheduler = build_scheduler(optimizer, spec, max(steps_per_epoch, 1))
     start_epoch, history = 0, []
     if resume and checkpoint.is_file():
@@ -122,14 +166,19 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         method.load_state_dict(state["method"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(generator, state["rng"])
+        ranks = state.get("rng_ranks")
+        set_rng_state(generator, ranks[rank] if ranks else state["rng"], views)
         start_epoch = int(state["epoch"])
         history = list(state.get("loss_history", []))
 
     def save(epoch: int) -> None:
-        save_checkpoint(checkpoint, {"method": method.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "scheduler": scheduler.state_dict(), "epoch": epoch,
-                                     "rng": rng_state(generator), "loss_history": history})
+        rng = rng_state(generator, views)
+        ranks = dist.gather_object(rng)                 # every rank's RNG, for an exact resume
+        if dist.is_main():
+            save_checkpoint(checkpoint, {
+                "method": method.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng,
+                **({"rng_ranks": ranks} if world > 1 else {}), "loss_history": history})
 
     if not method.pretrains:
         estimate_bn_statistics(method.encoder, split.x_train, method.stream)
@@ -144,9 +193,10 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         epoch_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             t0 = time.perf_counter()
-            idx = order[step * batch:(step + 1) * batch]
+            start = step * global_batch + rank * batch
+            idx = order[start:start + batch]
             with autocast(device, use_amp):
-                out = method.training_step(split.x_train[idx], split.y_train[idx], epoch, generator)
+                out = model(split.x_train[idx], split.y_train[idx], epoch, views)
             loss = out["loss"]
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
@@ -162,11 +212,12 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             step_times.append(time.perf_counter() - t0)
             if progress is not None:
                 progress.update(task, advance=1, loss=loss.item(),
-                                rate=batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
-        history.append(round(epoch_loss.item() / steps_per_epoch, 5))
+                                rate=global_batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
+        history.append(round(dist.mean(epoch_loss).item() / steps_per_epoch, 5))
         save(epoch + 1)
+    dist.barrier()          # the last checkpoint is complete before any rank reads it
     median = sorted(step_times)[len(step_times) // 2] if step_times else None
-    return {"samples_per_s": round(batch / median, 1) if median else None,
+    return {"samples_per_s": round(global_batch / median, 1) if median else None,
             "step_ms": round(1e3 * median, 2) if median else None,
             "epochs_run": epochs - start_epoch, "loss_history": history}
 

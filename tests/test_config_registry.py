@@ -102,3 +102,20 @@ def test_card_schedule_per_class_and_recipe_inheritance(project):
     (project / "methods" / "loop.yaml").write_text("base: loop\nclass: tranclr\n")
     with pytest.raises(C.ConfigError, match="inherits from itself"):
         C.load_recipe("loop")
+
+
+def test_misspelt_recipe_and_card_keys_are_refused_by_name(project):
+    load_all()
+    path = project / "methods" / "skeletonclr.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("  weight_decay: 1.0e-4", "  weight_decay: 1.0e-4\n  warmup_epoch: 5", 1))
+    with pytest.raises(C.ConfigError, match=r"skeletonclr.yaml: pretrain.warmup_epoch .*did you mean 'warmup_epochs'"):
+        C.resolve("skeletonclr", "synth-xsub")
+    path.write_text(text.replace("linear:", "lineer:\n  epochs: 3\nlinear:", 1))
+    with pytest.raises(C.ConfigError, match=r"lineer .*did you mean 'linear'"):
+        C.resolve("skeletonclr", "synth-xsub")
+    path.write_text(text)
+    card = project / "datasets" / "synth.yaml"
+    card.write_text(card.read_text().replace("  pretrain:", "  pretrian:", 1))
+    with pytest.raises(C.ConfigError, match=r"synth.yaml: schedule.pretrian .*did you mean 'pretrain'"):
+        C.resolve("skeletonclr", "synth-xsub")

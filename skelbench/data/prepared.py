@@ -145,8 +145,12 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
     meta = pd.read_csv(path / "meta.csv")
     train, test = split_membership(meta, split, card, info, path)
     data = np.load(path / "data.npy", mmap_mode="r")
-    if not np.isfinite(data).all():
-        raise ConfigError(f"{path / 'data.npy'}: contains NaN or inf; prepare it again")
+    # Checked here, before any training: a NaN would otherwise surface as a NaN loss mid-run.
+    bad = ~np.isfinite(data).reshape(len(data), -1).all(axis=1)
+    if bad.any():
+        raise ConfigError(f"{path / 'data.npy'}: sample {meta['name'][int(np.argmax(bad))]} "
+                          f"(and {int(bad.sum()) - 1} more) has NaN or inf coordinates; prepare "
+                          f"the dataset again (skelbench data prepare {dataset} ...)")
     labels = meta["label"].to_numpy()
 
     def put(mask):

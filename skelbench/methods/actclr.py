@@ -176,12 +176,17 @@ class ActCLR(MoCo):
     def loss(self, q, teacher):
         return relational_kl(q, teacher, self.queue, self.topk, self.tau_t, self.tau_s, self.dedup)
 
-    def training_step(self, x, y, epoch, generator):
-        n, _, t, _, persons = x.shape
+    def views(self, x, epoch, generator):
+        """Key, partner, normal and strong views; the actionlet-dependent mixing needs the model."""
         normal, strong, weak_on = self.stage_sets(epoch, generator)
         x_k, x_p = self.weak(x, generator, weak_on), self.weak(x, generator, weak_on)
         x_n = self.augmented(self.weak(x, generator, weak_on), normal, self.noise_normal, generator)
         x_s = self.augmented(self.weak(x, generator, weak_on), strong, self.noise_strong, generator)
+        return x_k, x_p, x_n, x_s
+
+    def training_step(self, x, y, epoch, generator):
+        n, _, t, _, persons = x.shape
+        x_k, x_p, x_n, x_s = self.views(x, epoch, generator)
         self.momentum_update()
         with torch.no_grad():
             anchor = self.embed_key(x_k.mean(dim=0, keepdim=True))       # the static anchor

@@ -59,8 +59,11 @@ class AimCLR(MoCo):
     def project(self, pooled):
         return F.normalize(self.projector(pooled), dim=1)
 
+    def views(self, x, epoch, generator):
+        return self.view(x, generator), self.view(x, generator), self.extreme_view(x, generator)
+
     def training_step(self, x, y, epoch, generator):
-        x_q, x_k, x_e = self.view(x, generator), self.view(x, generator), self.extreme_view(x, generator)
+        x_q, x_k, x_e = self.views(x, epoch, generator)
         q = self.embed(x_q)
         fmap = self.encoder.forward_features(self.to_input(x_e))
         persons = x.shape[-1]

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import dist
 from ..augment import to_stream
 
 
@@ -31,12 +32,21 @@ class Method(nn.Module):
         """Augmented joints -> the encoder's input stream (motion/bone after augmentation)."""
         return to_stream(x, self.stream)
 
+    def views(self, x: torch.Tensor, epoch: int, generator: torch.Generator) -> tuple:
+        """The augmented inputs of a step that need no model (``bench --pipeline-only`` times
+        them alone); ``training_step`` draws them first, from the same generator."""
+        raise NotImplementedError
+
     def training_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int,
                       generator: torch.Generator) -> dict:
         raise NotImplementedError
 
     def on_step_end(self) -> None:
         pass
+
+    def forward(self, x, y, epoch, generator) -> dict:
+        # The training step is the forward pass, so DistributedDataParallel can wrap the method.
+        return self.training_step(x, y, epoch, generator)
 
 
 def projector(in_dim: int, out_dim: int) -> nn.Sequential:
@@ -83,7 +93,7 @@ class MoCo(Method):
     def defer_enqueue(self, keys: torch.Tensor) -> None:
         # The queue is part of the autograd graph of this step's logits; it is written only
         # after backward, in on_step_end.
-        self._pending = keys.detach()
+        self._pending = dist.gather_cat(keys.detach())    # every rank's keys: one queue
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:

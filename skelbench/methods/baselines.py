@@ -28,11 +28,15 @@ class Supervised(Method):
         self.crop_ratio, self.shear = crop_ratio, shear
         self.classifier = nn.Linear(encoder.out_dim, num_classes)
 
-    def training_step(self, x, y, epoch, generator):
+    def views(self, x, epoch, generator):
         if self.crop_ratio:
             x = augment.temporal_crop(x, generator, self.crop_ratio)
         if self.shear:
             x = augment.shear(x, generator, self.shear)
+        return (x,)
+
+    def training_step(self, x, y, epoch, generator):
+        x, = self.views(x, epoch, generator)
         logits = self.classifier(self.encoder(self.to_input(x)))
         loss = F.cross_entropy(logits, y)
         with torch.no_grad():

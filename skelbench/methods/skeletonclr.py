@@ -24,8 +24,11 @@ class SkeletonCLR(MoCo):
         x = augment.temporal_crop(x, generator, self.crop_ratio)
         return augment.shear(x, generator, self.shear)
 
+    def views(self, x, epoch, generator):
+        return self.view(x, generator), self.view(x, generator)
+
     def training_step(self, x, y, epoch, generator):
-        x_q, x_k = self.view(x, generator), self.view(x, generator)
+        x_q, x_k = self.views(x, epoch, generator)
         q = self.embed(x_q)
         self.momentum_update()  # before computing keys, as the original
         k = self.embed_key(x_k)

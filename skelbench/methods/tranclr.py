@@ -104,9 +104,12 @@ class TranCLR(MoCo):
         return soft_alignment(self.embed(query_input), target, self.queue, self.topk, self.tau_q,
                               self.tau_k)
 
+    def views(self, x, epoch, generator):
+        return self.view(x, generator), self.view(x, generator)        # X-hat, X-tilde
+
     def training_step(self, x, y, epoch, generator):
         n = x.shape[0]
-        x1, x2 = self.view(x, generator), self.view(x, generator)      # X-hat, X-tilde
+        x1, x2 = self.views(x, epoch, generator)
         self.momentum_update()
         k1, k2 = self.embed_key(x1), self.embed_key(x2)
         out, total = {}, 0.0

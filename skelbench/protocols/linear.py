@@ -7,11 +7,16 @@ as ``top1_best`` and marked as selected on the test set.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import dist
 from ..train import build_optimizer, build_scheduler
 from . import protocol
 
@@ -27,9 +32,18 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> dict:
 
 
 def save_logits(run_dir, logits: torch.Tensor, labels: torch.Tensor) -> None:
-    """Test logits beside the record: calibration and the stream ensembles read them."""
-    np.savez_compressed(run_dir / "logits.npz", logits=logits.float().cpu().numpy(),
-                        labels=labels.cpu().numpy())
+    """Test logits beside the record (written whole or not at all; rank 0 under torchrun):
+    calibration and the stream ensembles read them."""
+    if not dist.is_main():
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".logits.", suffix=".npz", dir=run_dir)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, logits=logits.float().cpu().numpy(), labels=labels.cpu().numpy())
+        os.replace(tmp, Path(run_dir) / "logits.npz")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec: dict,

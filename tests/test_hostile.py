@@ -1,0 +1,97 @@
+"""Hostile inputs end to end: each is refused with its documented message, and nothing that was
+already in results/ changes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from skelbench import config as C
+from skelbench.api import Runner
+from skelbench.data import load_split
+from skelbench.train import CheckpointError
+
+from .conftest import load_all
+
+
+def runner(project):
+    load_all()
+    return Runner(project / "results", torch.device("cpu"), log=lambda m: None)
+
+
+def snapshot(results):
+    return {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+
+
+def unharmed(before, results, *, except_for=()):
+    for path, data in before.items():
+        if path not in except_for:
+            assert path.read_bytes() == data, f"{path} changed"
+
+
+def finished_pretraining(project):
+    cfg = C.resolve("skeletonclr", "synth-xsub")
+    record = runner(project).pretrain(cfg, seed=0)
+    return cfg, project / "results" / "runs" / record["run_id"] / "checkpoint.pt"
+
+
+def test_truncated_checkpoint_is_named_and_nothing_else_changes(project):
+    cfg, ckpt = finished_pretraining(project)
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    before = snapshot(project / "results")
+    with pytest.raises(CheckpointError, match=rf"{ckpt}: truncated or corrupt .*delete its run folder"):
+        runner(project).evaluate(cfg, 0, "linear")
+    unharmed(before, project / "results")
+
+
+def test_checkpoint_carrying_pickled_objects_is_refused_unexecuted(project, tmp_path):
+    cfg, ckpt = finished_pretraining(project)
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    state = torch.load(ckpt, weights_only=True)
+    state["extra"] = Payload()
+    torch.save(state, ckpt)
+    before = snapshot(project / "results")
+    with pytest.raises(CheckpointError, match=r"refused: it holds objects other than tensors .*it names (builtins|io).open"):
+        runner(project).evaluate(cfg, 0, "linear")
+    assert not marker.exists()                               # the payload never ran
+    unharmed(before, project / "results")
+
+
+def test_nan_in_a_prepared_split_is_found_at_load_time_by_sample(project):
+    load_all()
+    load_split("synth-xsub", "synth")                        # prepares the embedded data
+    path = project / "datasets" / "prepared" / "synth" / "data.npy"
+    data = np.load(path, mmap_mode="r+")
+    data[3, 1, 2, 4, 0] = np.nan
+    data.flush()
+    del data
+    import pandas as pd
+    name = pd.read_csv(path.parent / "meta.csv")["name"][3]
+    with pytest.raises(C.ConfigError, match=rf"data.npy: sample {name} \(and 0 more\) has NaN or inf.*prepare"):
+        load_split("synth-xsub", "synth")
+
+
+def test_half_written_record_is_reported_and_the_run_goes_on(project):
+    cfg, _ = finished_pretraining(project)
+    broken = project / "results" / "runs" / "20990101-000000-pretrain-x" / "record.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"kind": "pretrain", "status": "do')
+    before = snapshot(project / "results")
+    record = runner(project).evaluate(cfg, 0, "linear")      # the finished pretraining is reused
+    assert record["status"] == "done"
+    unharmed(before, project / "results")
+    from skelbench.leaderboard import load_records
+    _, notices = load_records(project / "results")
+    assert any("unreadable record" in n and "20990101-000000-pretrain-x" in n for n in notices)
+
+
+def test_wrong_type_in_set_names_key_and_type(project):
+    load_all()
+    with pytest.raises(C.ConfigError, match=r"pretrain.lr.*expected float"):
+        C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.lr=fast"])
+    assert json.dumps(C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.lr=1"])["pretrain"]["lr"]) == "1.0"
