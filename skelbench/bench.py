@@ -20,7 +20,8 @@ from torch.nn import functional as F
 from . import augment, speed
 from .data import load_split
 from .methods import build_method
-from .train import autocast, build_optimizer, build_scheduler
+from .data.preprocess import resize_time
+from .train import autocast, build_optimizer, build_scheduler, optimiser_step
 
 
 def _sync(device: torch.device) -> None:
@@ -61,13 +62,12 @@ def timed_augment(device: torch.device, totals: list):
 
 
 def resample_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """(N, C, T, V, M) -> (N, C, frames, V, M), linear in time: data of another shape to time."""
-    n, c, t, v, m = x.shape
-    if frames == t:
+    """(N, C, T, V, M) -> (N, C, frames, V, M), resized in time as the datasets are prepared:
+    data of another shape to time."""
+    if frames == x.shape[2]:
         return x
-    flat = x.permute(0, 1, 3, 4, 2).reshape(n, c * v * m, t)
-    out = F.interpolate(flat, size=frames, mode="linear", align_corners=False)
-    return out.view(n, c, v, m, frames).permute(0, 1, 4, 2, 3).contiguous()
+    out = resize_time(x.cpu().numpy().transpose(2, 0, 1, 3, 4), x.shape[2], frames)
+    return torch.from_numpy(out.transpose(1, 2, 0, 3, 4).astype("float32")).contiguous().to(x.device)
 
 
 def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
@@ -110,10 +110,7 @@ def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
         else:
             with timed_augment(device, aug), autocast(device, use_amp):
                 out = method.training_step(x, y, epoch, generator)
-            optimizer.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            optimizer.step()
-            method.on_step_end()
+            optimiser_step(method, optimizer, out["loss"])
         _sync(device)
         t2 = time.perf_counter()
         if i < warmup:
@@ -173,11 +170,7 @@ def amp_agreement(cfg: dict, device: torch.device, steps: int = 300, batch_size:
             with context:
                 out = method.training_step(split.x_train[idx], split.y_train[idx],
                                            step // steps_per_epoch, generator)
-            optimizer.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            optimizer.step()
-            scheduler.step()
-            method.on_step_end()
+            optimiser_step(method, optimizer, out["loss"], scheduler)
             losses.append(out["loss"].item())
         curves[name] = torch.tensor(losses, dtype=torch.float64)
     kernel = torch.ones(1, 1, window, dtype=torch.float64) / window

@@ -66,6 +66,17 @@ def build_scheduler(optimizer, spec: dict, steps_per_epoch: int):
         optimizer, lambda step: lr_factor(step, steps_per_epoch, spec))
 
 
+def optimiser_step(method: Method, optimizer, loss: torch.Tensor, scheduler=None) -> None:
+    """Backward, optimiser (and scheduler) step, then the method's post-step hooks (EMA
+    bookkeeping, enqueue): one training step as every loop here takes it."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    method.on_step_end()
+
+
 def autocast(device: torch.device, enabled: bool):
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -137,8 +148,8 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     generator = torch.Generator(device=device).manual_seed(seed)
     # Alone, one generator orders and augments (as always); under DDP each rank augments with
     # its own, so the ranks' views differ while the data order stays shared.
-    views = generator if world == 1 else torch.Generator(device=device).manual_seed(
-        seed + 7919 * (rank + 1))
+    rank_seed = seed + 7919 * (rank + 1)
+    views = generator if world == 1 else torch.Generator(device=device).manual_seed(rank_seed)
     epochs, global_batch = int(spec["epochs"]), int(spec["batch_size"])
     batch = dist.local_batch(global_batch)
     n = len(split.x_train)
@@ -151,7 +162,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             if device.type != "cuda":
                 raise ValueError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
             method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
-        torch.manual_seed(seed + 7919 * (rank + 1))     # dropout masks differ per rank too
+        torch.manual_seed(rank_seed)                    # dropout masks differ per rank too
         # Buffers are not broadcast: queues are identical by construction (all ranks' keys),
         # BN statistics stay per rank as in the original single-GPU code.
         model = torch.nn.parallel.DistributedDataParallel(
@@ -201,11 +212,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
                                     "lower the learning rate or check the data for outliers")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            method.on_step_end()
+            optimiser_step(method, optimizer, loss, scheduler)
             epoch_loss += loss.detach()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
