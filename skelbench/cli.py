@@ -83,7 +83,7 @@ def list_cmd(kind, pattern, plugins):
 
 
 @main.command()
-@click.option("--method", "methods", default="skeletonclr", show_default=True,
+@click.option("--method", "methods", default="tranclr", show_default=True,
               help="Recipe name(s) from methods/, comma-separated.")
 @click.option("--protocol", "protocols", default="linear", show_default=True,
               help="Protocol(s), comma-separated.")

@@ -29,8 +29,8 @@ def test_run_writes_records_and_reuses_the_pretraining(project):
     assert (project / "results" / "runs" / rec["parent_run_id"] / "checkpoint.pt").is_file()
 
     # A changed linear schedule reuses the pretraining: no new pretrain record.
-    res = runner.invoke(main, ["run", "--seeds", "0", "--set", "linear.epochs=2"],
-                        catch_exceptions=False)
+    res = runner.invoke(main, ["run", "--method", "skeletonclr", "--seeds", "0", "--set",
+                               "linear.epochs=2"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "reusing pretraining" in res.output
     assert len(records(project, "pretrain")) == 2 and len(records(project, "linear")) == 3
@@ -55,6 +55,13 @@ def test_random_init_and_list(project):
     assert "synth-xsub" in res.output and "synth-xview" in res.output
     res = runner.invoke(main, ["list", "backbones"])
     assert "stgcn" in res.output and "stgcn-tiny" in res.output and "stgcn-full" in res.output
+
+
+def test_the_default_run_is_tranclr_linear(project):
+    res = CliRunner().invoke(main, ["run", "--dry-run"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    plan = [line.split() for line in res.output.splitlines() if line.startswith("to do")]
+    assert [(row[2], row[3]) for row in plan] == [("linear", "tranclr")]
 
 
 def test_user_errors_are_one_line(project):
