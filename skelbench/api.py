@@ -102,7 +102,7 @@ class Runner:
         except BaseException as e:
             record.fail(e)
             raise
-        record.finish(history={"loss": throughput.pop("loss_history")}, throughput=throughput)
+        record.finish(history=throughput.pop("history"), throughput=throughput)
         return record
 
     def evaluate(self, cfg: dict, seed: int, protocol: str) -> dict:

@@ -171,7 +171,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec, fused=bool(speed and speed["fused_optimizer"]))
     scheduler = build_scheduler(optimizer, spec, max(steps_per_epoch, 1))
-    start_epoch, history = 0, []
+    start_epoch, history = 0, {}
     if resume and checkpoint.is_file():
         state = load_checkpoint(checkpoint, device)
         method.load_state_dict(state["method"])
@@ -180,7 +180,8 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         ranks = state.get("rng_ranks")
         set_rng_state(generator, ranks[rank] if ranks else state["rng"], views)
         start_epoch = int(state["epoch"])
-        history = list(state.get("loss_history", []))
+        # (Checkpoints of earlier versions kept the loss alone.)
+        history = state.get("history") or {"loss": state.get("loss_history", [])}
 
     def save(epoch: int) -> None:
         rng = rng_state(generator, views)
@@ -189,19 +190,19 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             save_checkpoint(checkpoint, {
                 "method": method.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng,
-                **({"rng_ranks": ranks} if world > 1 else {}), "loss_history": history})
+                **({"rng_ranks": ranks} if world > 1 else {}), "history": history})
 
     if not method.pretrains:
         estimate_bn_statistics(method.encoder, split.x_train, method.stream)
         save(0)
-        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "loss_history": []}
+        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "history": {}}
     use_amp = spec.get("amp", True)
     method.train()
     step_times = []
     task = progress.add_task("pretrain", total=(epochs - start_epoch) * steps_per_epoch) if progress else None
     for epoch in range(start_epoch, epochs):
         order = torch.randperm(n, generator=generator, device=device)
-        epoch_loss = torch.zeros((), device=device)
+        sums = {}               # every scalar the step returns, summed on the device
         for step in range(steps_per_epoch):
             t0 = time.perf_counter()
             start = step * global_batch + rank * batch
@@ -213,20 +214,22 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                 raise NonFiniteLoss(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
                                     "lower the learning rate or check the data for outliers")
             optimiser_step(method, optimizer, loss, scheduler)
-            epoch_loss += loss.detach()
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0) + value.detach().float()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             step_times.append(time.perf_counter() - t0)
             if progress is not None:
                 progress.update(task, advance=1, loss=loss.item(),
                                 rate=global_batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
-        history.append(round(dist.mean(epoch_loss).item() / steps_per_epoch, 5))
+        for key, total in sums.items():
+            history.setdefault(key, []).append(round(dist.mean(total).item() / steps_per_epoch, 5))
         save(epoch + 1)
     dist.barrier()          # the last checkpoint is complete before any rank reads it
     median = sorted(step_times)[len(step_times) // 2] if step_times else None
     return {"samples_per_s": round(global_batch / median, 1) if median else None,
             "step_ms": round(1e3 * median, 2) if median else None,
-            "epochs_run": epochs - start_epoch, "loss_history": history}
+            "epochs_run": epochs - start_epoch, "history": history}
 
 
 def encoder_state(checkpoint: Path, device: torch.device | str = "cpu") -> dict:

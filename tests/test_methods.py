@@ -99,3 +99,23 @@ def test_checkpoint_round_trip_keeps_queue_pointer_and_key_encoder(tmp_path, cls
     for k, v in m.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[k], v)
     assert fresh.queue_ptr.item() == 5
+
+
+@pytest.mark.parametrize("cls", MOCO_METHODS)
+def test_forward_reports_the_spread_of_the_keys_it_enqueues(cls):
+    m = tiny_method(cls=cls)
+    out = m(torch.randn(8, 3, 12, 25, 2), torch.zeros(8, dtype=torch.long), 0,
+            torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out["key_std"], m._pending.std(dim=0).mean())
+
+
+def test_key_spread_is_a_collapse_monitor(monkeypatch):
+    # ~1/sqrt(D) for keys spread over the sphere, 0 for one point.
+    m = tiny_method()
+    x, y, g = torch.randn(64, 3, 12, 25, 2), torch.zeros(64, dtype=torch.long), torch.Generator()
+    spread = torch.nn.functional.normalize(torch.randn(64, 8), dim=1)
+    monkeypatch.setattr(m, "embed_key", lambda x: spread)
+    assert 0.25 < m(x, y, 0, g.manual_seed(0))["key_std"].item() < 0.45     # 1/sqrt(8) = 0.35
+    point = torch.nn.functional.normalize(torch.ones(64, 8), dim=1)
+    monkeypatch.setattr(m, "embed_key", lambda x: point)
+    assert m(x, y, 0, g.manual_seed(0))["key_std"].item() < 1e-6

@@ -55,7 +55,8 @@ def test_interrupted_pretraining_resumes_from_its_last_checkpoint(project, monke
     done = runner(project).pretrain(cfg, seed=0)
     assert done["run_id"] == failed["run_id"] and done["status"] == "done"
     assert done["throughput"]["epochs_run"] == 1           # only epoch 3 was left
-    assert len(done["history"]["loss"]) == 3               # the loss history survives the resume
+    assert len(done["history"]["loss"]) == 3               # the history survives the resume
+    assert len(done["history"]["key_std"]) == 3
     # ... and a second call reuses the finished pretraining.
     again = runner(project).pretrain(cfg, seed=0)
     assert again["run_id"] == done["run_id"] and len(pretrain_records(project)) == 1
@@ -65,3 +66,14 @@ def test_frames_is_a_card_setting(project):
     cfg = C.resolve("skeletonclr", "synth-xsub", overrides=["data.frames=20"])
     with pytest.raises(C.ConfigError, match="dataset-card setting"):
         runner(project).pretrain(cfg, seed=0)
+
+
+def test_the_record_keeps_every_scalar_of_the_step_per_epoch(project):
+    cfg = C.resolve("tranclr", "synth-xsub", overrides=["pretrain.epochs=2"])
+    history = runner(project).pretrain(cfg, seed=0)["history"]
+    assert set(history) == {"loss", "loss_intra", "loss_inter", "loss_cross", "key_std"}
+    assert all(len(v) == 2 for v in history.values())
+    for a, b in zip(history["loss"], zip(history["loss_intra"], history["loss_inter"],
+                                         history["loss_cross"])):
+        assert a == pytest.approx(sum(b), abs=1e-4)        # the terms add up to the loss
+    assert all(0 < s < 1 for s in history["key_std"])

@@ -104,6 +104,15 @@ class MoCo(Method):
         self.queue.index_copy_(0, index, keys.to(self.queue.dtype))
         self.queue_ptr.copy_((self.queue_ptr + len(keys)) % size)
 
+    def forward(self, x, y, epoch, generator) -> dict:
+        out = self.training_step(x, y, epoch, generator)
+        if self._pending is not None:
+            # Collapse monitor (SimSiam's): the per-dimension std of the L2-normalised keys is
+            # about 1/sqrt(D) when they spread over the sphere and 0 when every clip maps to one
+            # point, where a relational loss is 0 and InfoNCE sits at ln(K+1).
+            out["key_std"] = self._pending.float().std(dim=0).mean()
+        return out
+
     def on_step_end(self) -> None:
         if self._pending is not None:
             self.enqueue(self._pending)

@@ -41,7 +41,7 @@ def finetune_on(ctx, index: torch.Tensor | None = None, schedule: dict | None = 
     logits = method.predict(split.x_test)
     save_logits(ctx.run_dir, logits, split.y_test)
     return {"metrics": accuracy(logits, split.y_test), "selection": "last",
-            "history": {"loss": throughput.pop("loss_history")}, "throughput": throughput}
+            "history": throughput.pop("history"), "throughput": throughput}
 
 
 @protocol("finetune", "finetune")
