@@ -77,3 +77,12 @@ def test_the_record_keeps_every_scalar_of_the_step_per_epoch(project):
                                          history["loss_cross"])):
         assert a == pytest.approx(sum(b), abs=1e-4)        # the terms add up to the loss
     assert all(0 < s < 1 for s in history["key_std"])
+
+
+def test_a_collapsed_embedding_is_reported(project, monkeypatch):
+    point = torch.nn.functional.normalize(torch.ones(1, 128), dim=1)
+    monkeypatch.setattr(SkeletonCLR, "embed_key", lambda self, x: point.expand(len(x), -1))
+    messages = []
+    cfg = C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.epochs=1"])
+    Runner(project / "results", torch.device("cpu"), log=messages.append).pretrain(cfg, seed=0)
+    assert any("key_std 0.0000" in m and "has collapsed" in m for m in messages), messages
