@@ -104,7 +104,7 @@ class Runner:
             raise
         record.finish(history=throughput.pop("history"), throughput=throughput)
         spread = record["history"].get("key_std", [None])[-1]
-        dim = cfg["args"].get("feature_dim", 128)
+        dim = method.queue.shape[1] if spread is not None else None      # the keys' dimension
         if spread is not None and spread < 0.1 / dim ** 0.5:
             self.log(f"warning: {record['run_id']}: key_std {spread:.4f} in the last epoch, under a "
                      f"tenth of the {dim ** -0.5:.3f} of keys spread over the sphere: the embedding "
