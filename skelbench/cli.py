@@ -343,12 +343,12 @@ def plot():
 def plot_reliability(runs, datasets, methods, stream, out, results_dir):
     """Reliability diagrams, one panel per method, bins pooled over seeds.
 
-    RUNS: calibration run ids to plot (default: every finished calibration record, newest
-    config per method)."""
+    RUNS: calibration run ids to plot (default: every row of `compare`: each method, backbone
+    and variant, newest config)."""
     import json
 
     from .config import default_results_dir, project_root
-    from .leaderboard import _order_rows, load_records
+    from .leaderboard import _order_rows, entry, load_records
     from .plots import merge_bins, reliability_png
     frame, _ = load_records(results_dir or default_results_dir())
     if not frame.empty:
@@ -371,8 +371,9 @@ def plot_reliability(runs, datasets, methods, stream, out, results_dir):
     for split in splits:
         panels = {}
         part = frame[frame["split"] == split]
-        for key in _order_rows(sorted(set(zip(part["method"], part["backbone"])))):
-            rows = part[(part["method"] == key[0]) & (part["backbone"] == key[1])]
+        names = [entry(m, v) for m, v in zip(part["method"], part["variant"])]
+        for key in _order_rows(sorted(set(zip(names, part["backbone"])))):
+            rows = part[[n == key[0] and b == key[1] for n, b in zip(names, part["backbone"])]]
             records = [json.loads((Path(d) / "record.json").read_text()) for d in rows["run_dir"]]
             label = key[0] if part["backbone"].nunique() == 1 else f"{key[0]} ({key[1]})"
             panels[f"{label}, {len(records)} seed(s)"] = merge_bins(records)

@@ -35,8 +35,12 @@ ENSEMBLES = {"equal": ((1, 1, 1), "probs"), "aimclr": ((0.6, 0.4, 0.6), "logits"
 
 
 def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Finished protocol records as a flat frame, and one notice per record left out."""
-    rows, notices = [], []
+    """Finished protocol records as a flat frame, and one notice per record left out.
+
+    Results of one method whose pretrainings differ in a setting (``--set pretrain.epochs=45``)
+    are separate entries: column ``variant`` names what differs, e.g. ``pretrain.epochs=45``.
+    """
+    rows, schedules, notices = [], [], []
     for path, rec, error in iter_records(results_dir):
         if rec is None:
             notices.append(f"unreadable record {path}: {error}")
@@ -47,25 +51,67 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             state = "stale (process gone)" if is_stale(rec) else rec["status"]
             notices.append(f"left out {rec['run_id']}: {state}")
             continue
+        config = rec.get("config") or {}
+        schedules.append(_flat({k: config[k] for k in VARIANT_SECTIONS if k in config}))
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
-        if rec.get("target"):
-            rec["split"] = f"{rec['split']}→{rec['target']}"
         rows.append({**rec, "run_dir": str(path.parent)})
+    for row, variant in zip(rows, _variants(rows, schedules)):
+        row["variant"] = variant
+        if row.get("target"):
+            row["split"] = f"{row['split']}→{row['target']}"
     if not rows:
         return pd.DataFrame(), notices
     frame = pd.json_normalize(rows)
     # One result per (config, seed, kind): the newest, if a cell was run twice.
     frame = frame.sort_values("finished_at").drop_duplicates(
         ["kind", "config_hash", "seed"], keep="last")
-    # Seeds of one config make a cell. Where a cell was also run with other settings (another
-    # schedule, a --set), show the most recent config and say what was left out.
-    cell = ["method", "backbone", "split", "stream", "kind"]
+    # Seeds of one config make a cell. Where a cell was also run with other settings that are not
+    # the pretraining's (a linear schedule, a changed card), show the most recent config and say
+    # what was left out.
+    cell = ["method", "variant", "backbone", "split", "stream", "kind"]
     newest = frame.groupby(cell)["config_hash"].transform("last")
     for _, old in frame[frame["config_hash"] != newest].groupby(cell + ["config_hash"]):
         r = old.iloc[0]
-        notices.append(f"left out {len(old)} {r['kind']} run(s) of {r['method']} on {r['split']} "
-                       f"with an older config {r['config_hash'][:12]} (a newer config is shown)")
+        notices.append(f"left out {len(old)} {r['kind']} run(s) of {entry(r['method'], r['variant'])}"
+                       f" on {r['split']} ({r['backbone']}) with an older config "
+                       f"{r['config_hash'][:12]} (a newer config is shown)")
     return frame[frame["config_hash"] == newest], notices
+
+
+# The parts of a config whose differences make two pretrainings of one method separate entries
+# (the parent of a two-phase method follows its child's settings, so `init` would repeat them).
+VARIANT_SECTIONS = ("args", "backbone", "pretrain")
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
+    """Per record, the pretraining settings in which it differs from other records of the same
+    method, backbone, split and stream ("" where there is one setting). Keys that only some of
+    the records have (written by an older version) do not count."""
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r["method"], r["backbone"], r["split"], r["stream"]), []).append(i)
+    labels = [""] * len(rows)
+    for members in groups.values():
+        shared = set.intersection(*(set(schedules[i]) for i in members))
+        differ = sorted(k for k in shared if len({repr(schedules[i][k]) for i in members}) > 1)
+        for i in members:
+            labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ)
+    return labels
+
+
+def entry(method: str, variant: str = "") -> str:
+    """A leaderboard row's name: the method, and its variant where it has one."""
+    return f"{method} [{variant}]" if variant else method
 
 
 def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> pd.DataFrame:
@@ -77,7 +123,8 @@ def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> p
     weights, space = ENSEMBLES[scheme]
     linear = frame[(frame["kind"] == "linear") & frame["stream"].isin(STREAMS)]
     rows = []
-    for (method, backbone, split, seed), group in linear.groupby(["method", "backbone", "split", "seed"]):
+    for (method, variant, backbone, split, seed), group in linear.groupby(
+            ["method", "variant", "backbone", "split", "seed"]):
         by_stream = dict(zip(group["stream"], group["run_dir"]))
         if len(by_stream) < 3:
             continue
@@ -95,8 +142,8 @@ def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> p
         top = np.argsort(-probs, axis=1)
         metrics = {"top1": 100 * float((top[:, 0] == labels).mean()),
                    "top5": 100 * float((top[:, :5] == labels[:, None]).any(1).mean())}
-        base = {"method": method, "backbone": backbone, "split": split, "seed": seed,
-                "stream": "J+M+B", "config_hash": f"ensemble-{scheme}"}
+        base = {"method": method, "variant": variant, "backbone": backbone, "split": split,
+                "seed": seed, "stream": "J+M+B", "config_hash": f"ensemble-{scheme}"}
         rows.append({**base, "kind": "linear", **{f"metrics.{k}": v for k, v in metrics.items()}})
         rows.append({**base, "kind": "calibration", "metrics.top1": metrics["top1"],
                      "metrics.ece": 100 * ece(probs, labels, n_bins),
@@ -109,7 +156,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-KEYS = ["method", "backbone", "split", "stream", "kind"]
+KEYS = ["method", "variant", "backbone", "split", "stream", "kind"]
 
 
 def aggregate(frame: pd.DataFrame, metrics=None, kinds=None) -> pd.DataFrame:
@@ -144,8 +191,8 @@ def paper_rows(path: Path, splits=None, kinds=None) -> tuple[pd.DataFrame, list[
         label = f"{e['method']} (paper)"
         kept = {s: v for s, v in e["values"].items() if v is not None and (not splits or s in splits)}
         for split, value in kept.items():
-            rows.append({"method": label, "backbone": e.get("backbone", "stgcn"), "split": split,
-                         "stream": e.get("stream", "joint"), "kind": e["protocol"],
+            rows.append({"method": label, "variant": "", "backbone": e.get("backbone", "stgcn"),
+                         "split": split, "stream": e.get("stream", "joint"), "kind": e["protocol"],
                          "metric": e["metric"], "mean": float(value), "std": math.nan, "n": 0})
         if kept:
             sources.append(f"{label} {e.get('stream', 'joint')} {e['protocol']}: {e['source']}")
@@ -185,8 +232,8 @@ def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]], set]:
         return f"{' '.join(parts)} {r.metric}{mark}"
 
     agg = agg.assign(col_=[col(r) for r in agg.itertuples()],
-                     row_=[(r.method, r.backbone) + ((r.stream,) if several_streams else ())
-                           for r in agg.itertuples()])
+                     row_=[(entry(r.method, r.variant), r.backbone)
+                           + ((r.stream,) if several_streams else ()) for r in agg.itertuples()])
     columns = list(dict.fromkeys(agg["col_"]))
     rows = _order_rows(list(dict.fromkeys(agg["row_"])))
     values = {(r.row_, r.col_): r for r in agg.itertuples()}
@@ -194,7 +241,8 @@ def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]], set]:
     for j, c in enumerate(columns):
         metric = next(r.metric for r in agg.itertuples() if r.col_ == c)
         cands = [(values[(row, c)].mean, i) for i, row in enumerate(rows)
-                 if (row, c) in values and row[0] not in BOUNDS and not row[0].endswith("(paper)")]
+                 if (row, c) in values and _method(row[0]) not in BOUNDS
+                 and not row[0].endswith("(paper)")]
         if cands:
             target = (min if metric in LOWER_IS_BETTER else max)(m for m, _ in cands)
             best |= {(i, j) for m, i in cands if m == target}
@@ -213,10 +261,14 @@ def _order_rows(rows: list[tuple]) -> list[tuple]:
             (order.index(v) if v in order else len(order), v) for v in r[2:]))
 
     paper = group(r for r in rows if r[0].endswith("(paper)"))
-    first = group(r for r in rows if r[0] == BOUNDS[0])
-    last = group(r for r in rows if r[0] == BOUNDS[1])
+    first = group(r for r in rows if _method(r[0]) == BOUNDS[0])
+    last = group(r for r in rows if _method(r[0]) == BOUNDS[1])
     middle = group(r for r in rows if r not in first + last + paper)
     return first + middle + last + paper
+
+
+def _method(name: str) -> str:
+    return name.split(" [", 1)[0]
 
 
 def _cell(r) -> str:

@@ -43,3 +43,27 @@ def test_compare_groups_seeds_and_skips_unfinished(tmp_path):
     assert best == {(1, 2), (1, 3)}                          # the bounds are not candidates
     md = render_markdown(header, body, best)
     assert md.splitlines()[1].startswith("|") and "53.00 ± 1.41 (2)" in md
+
+
+def test_pretraining_settings_make_separate_entries(tmp_path):
+    def config(epochs, linear_lr=3.0):
+        return {"args": {"queue_size": 256}, "backbone": {"name": "stgcn"},
+                "pretrain": {"epochs": epochs, "lr": 0.005}, "linear": {"lr": linear_lr}}
+
+    write(tmp_path, "a", config_hash="h15", config=config(15), metrics={"top1": 40.0})
+    write(tmp_path, "b", config_hash="h45", config=config(45), metrics={"top1": 50.0})
+    write(tmp_path, "c", config_hash="h45", seed=1, config=config(45), metrics={"top1": 52.0})
+    # Another linear schedule over the 45-epoch pretraining is a rerun of that entry, not a new
+    # one: the newest config is shown and the older one named in a notice.
+    write(tmp_path, "d", config_hash="h45b", config=config(45, linear_lr=1.0),
+          finished_at="2026-02-01T00:00:00+00:00", metrics={"top1": 60.0})
+    write(tmp_path, "e", method="random-init", config_hash="h0", config=config(0),
+          metrics={"top1": 30.0})
+    frame, notices = load_records(tmp_path)
+    assert sorted(set(frame["variant"])) == ["", "pretrain.epochs=15", "pretrain.epochs=45"]
+    assert notices == ["left out 2 linear run(s) of skeletonclr [pretrain.epochs=45] on "
+                       "synth-xsub (stgcn) with an older config h45 (a newer config is shown)"]
+    header, body, best = pivot(aggregate(frame, ["top1"]))
+    assert [row[0] for row in body] == ["random-init", "skeletonclr [pretrain.epochs=15]",
+                                        "skeletonclr [pretrain.epochs=45]"]
+    assert body[2][2] == "60.00 (1)" and best == {(2, 2)}

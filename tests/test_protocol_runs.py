@@ -1,4 +1,6 @@
 """Every protocol end to end on the tiny card: dependencies, reuse, records, compare, plots."""
+import csv
+import io
 import json
 
 import numpy as np
@@ -45,8 +47,8 @@ def test_three_streams_form_an_ensemble_row(project):
     invoke("run", "--method", "random-init", "--stream", "joint,motion,bone",
            "--protocol", "linear,calibration")
     out = invoke("compare", "--format", "csv")
-    rows = [line.split(",") for line in out.splitlines()[1:]]
-    ens = {r[5]: float(r[6]) for r in rows if r[3] == "J+M+B"}
+    rows = list(csv.DictReader(io.StringIO(out)))
+    ens = {r["metric"]: float(r["mean"]) for r in rows if r["stream"] == "J+M+B"}
     assert set(ens) == {"top1", "ece", "aece"}
     # The equal-weight ensemble by hand from the three runs' logits.
     probs, labels = 0, None
