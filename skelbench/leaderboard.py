@@ -7,6 +7,7 @@ from their saved test logits. The papers' own numbers come from ``results/refere
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -257,7 +258,7 @@ def _order_rows(rows: list[tuple]) -> list[tuple]:
     # the papers' rows after all measured ones.
     def group(rows_):   # by method, backbone, then streams as joint, motion, bone, J+M+B
         order = STREAMS + ("J+M+B",)
-        return sorted(rows_, key=lambda r: (r[0], r[1]) + tuple(
+        return sorted(rows_, key=lambda r: (_natural(r[0]), r[1]) + tuple(
             (order.index(v) if v in order else len(order), v) for v in r[2:]))
 
     paper = group(r for r in rows if r[0].endswith("(paper)"))
@@ -265,6 +266,11 @@ def _order_rows(rows: list[tuple]) -> list[tuple]:
     last = group(r for r in rows if _method(r[0]) == BOUNDS[1])
     middle = group(r for r in rows if r not in first + last + paper)
     return first + middle + last + paper
+
+
+def _natural(text: str) -> list:
+    # Numbers in a row's name compare as numbers: pretrain.epochs=15 before pretrain.epochs=100.
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
 
 def _method(name: str) -> str:

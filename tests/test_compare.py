@@ -57,13 +57,16 @@ def test_pretraining_settings_make_separate_entries(tmp_path):
     # one: the newest config is shown and the older one named in a notice.
     write(tmp_path, "d", config_hash="h45b", config=config(45, linear_lr=1.0),
           finished_at="2026-02-01T00:00:00+00:00", metrics={"top1": 60.0})
+    write(tmp_path, "f", config_hash="h100", config=config(100), metrics={"top1": 45.0})
     write(tmp_path, "e", method="random-init", config_hash="h0", config=config(0),
           metrics={"top1": 30.0})
     frame, notices = load_records(tmp_path)
-    assert sorted(set(frame["variant"])) == ["", "pretrain.epochs=15", "pretrain.epochs=45"]
+    assert sorted(set(frame["variant"])) == ["", "pretrain.epochs=100", "pretrain.epochs=15",
+                                             "pretrain.epochs=45"]
     assert notices == ["left out 2 linear run(s) of skeletonclr [pretrain.epochs=45] on "
                        "synth-xsub (stgcn) with an older config h45 (a newer config is shown)"]
     header, body, best = pivot(aggregate(frame, ["top1"]))
     assert [row[0] for row in body] == ["random-init", "skeletonclr [pretrain.epochs=15]",
-                                        "skeletonclr [pretrain.epochs=45]"]
+                                        "skeletonclr [pretrain.epochs=45]",
+                                        "skeletonclr [pretrain.epochs=100]"]
     assert body[2][2] == "60.00 (1)" and best == {(2, 2)}
