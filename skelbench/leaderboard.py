@@ -53,7 +53,8 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
             notices.append(f"left out {rec['run_id']}: {state}")
             continue
         config = rec.get("config") or {}
-        schedules.append(_flat({k: config[k] for k in VARIANT_SECTIONS if k in config}))
+        schedules.append(pd.json_normalize({k: config[k] for k in VARIANT_SECTIONS if k in config})
+                         .iloc[0].to_dict())      # nested keys as "pretrain.epochs"
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
         rows.append({**rec, "run_dir": str(path.parent)})
     for row, variant in zip(rows, _variants(rows, schedules)):
@@ -82,16 +83,6 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
 # The parts of a config whose differences make two pretrainings of one method separate entries
 # (the parent of a two-phase method follows its child's settings, so `init` would repeat them).
 VARIANT_SECTIONS = ("args", "backbone", "pretrain")
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
