@@ -229,13 +229,19 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         for name, layer in (schedule.get(group) or {}).items():
             check_sections(card_path, layer or {}, CARD_SCHEDULE_KEYS, f"schedule.{group}.{name}.")
     accepted = accepted_args(cls)
-    # A card's schedule may cap method arguments (queue size, ...): only where the method has them.
+    # A card's schedule may cap method arguments (queue size, ...): only where the method has them;
+    # its schedule.classes.<class>.args set them for one class, as the recipe's own args.
+    per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
     args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
-    unknown = [k for k in args if k not in accepted]
-    if unknown:
-        hint = did_you_mean(unknown[0], accepted, n=1, quote=True)
-        raise ConfigError(f"{recipe_path(method, root)}: args.{unknown[0]} is not accepted by "
-                          f"method class {recipe['class']!r}{hint} (accepted: {', '.join(sorted(accepted))})")
+    for source, where, layer in ((recipe_path(method, root), "args", args),
+                                 (card_path, f"schedule.classes.{recipe['class']}.args",
+                                  per_class.get("args") or {})):
+        unknown = [k for k in layer if k not in accepted]
+        if unknown:
+            hint = did_you_mean(unknown[0], accepted, n=1, quote=True)
+            raise ConfigError(f"{source}: {where}.{unknown[0]} is not accepted by method class "
+                              f"{recipe['class']!r}{hint} (accepted: {', '.join(sorted(accepted))})")
+    args.update(per_class.get("args") or {})
     # The backbone: --backbone, else the card's (the embedded set's CPU schedule swaps it),
     # else the recipe's.
     spec = {"name": backbone} if backbone else dict(schedule.get("backbone") or recipe["backbone"])
@@ -247,13 +253,12 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # backbone; --set comes last.
     from .backbones import backbone_defaults
     name = spec["name"]
-    per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
     from .speed import DEFAULTS as SPEED_DEFAULTS
     defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
     for section in per_class:
-        if section not in ("pretrain", "linear", *defaults):
+        if section not in ("args", "pretrain", "linear", *defaults):
             raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
-                              f"set pretrain, linear, speed or a protocol section, not {section!r}")
+                              f"set args, pretrain, linear, speed or a protocol section, not {section!r}")
     layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
               schedule, per_class, (schedule.get("backbones") or {}).get(name)]
     for section in ("pretrain", "linear", *defaults):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,10 @@ def reliability_png(panels: dict[str, dict], out: Path, title: str = "") -> Path
 
     cols = min(len(panels), 4)
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows), squeeze=False)
+    # Labels of pretraining variants run long: wrapped, and each panel row made taller to fit.
+    lines = max(len(textwrap.wrap(label, 40)) for label in panels)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, (3.2 + 0.15 * lines) * rows),
+                             squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (label, bins) in zip(axes.flat, panels.items()):
@@ -48,7 +52,7 @@ def reliability_png(panels: dict[str, dict], out: Path, title: str = "") -> Path
         ax.plot([0, 1], [0, 1], "k--", lw=1)
         ece = np.abs(bins["sum_correct"] - bins["sum_conf"]).sum() / count.sum()
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
-               title=f"{label}\nECE {100 * ece:.2f} (n={int(count.sum())})")
+               title=f"{textwrap.fill(label, 40)}\nECE {100 * ece:.2f} (n={int(count.sum())})")
         ax.title.set_fontsize(9)
     axes.flat[0].legend(loc="upper left", fontsize=7)
     if title:

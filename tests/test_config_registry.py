@@ -92,10 +92,15 @@ def test_card_schedule_per_class_and_recipe_inheritance(project):
     load_all()
     card = yaml.safe_load((project / "datasets" / "synth.yaml").read_text())
     card["schedule"]["pretrain"]["lr"] = 0.005
-    card["schedule"]["classes"] = {"supervised": {"pretrain": {"lr": 0.1}}}
+    card["schedule"]["classes"] = {"supervised": {"pretrain": {"lr": 0.1}},
+                                   "tranclr": {"args": {"topk": 5}}}
     (project / "datasets" / "synth.yaml").write_text(yaml.safe_dump(card))
     assert C.resolve("skeletonclr")["pretrain"]["lr"] == 0.005
     assert C.resolve("supervised")["pretrain"]["lr"] == 0.1
+    # A class's args reach that class only (AimCLR has a topk of its own).
+    assert C.resolve("tranclr-intra")["args"]["topk"] == 5
+    assert C.resolve("aimclr")["args"]["topk"] == 1
+    assert C.resolve("tranclr", overrides=["args.topk=7"])["args"]["topk"] == 7
     ablation = C.resolve("tranclr-intra")
     assert ablation["args"]["levels"] == ["intra"] and ablation["class"] == "tranclr"
     assert ablation["args"]["tau_k"] == C.resolve("tranclr")["args"]["tau_k"]
@@ -119,3 +124,8 @@ def test_misspelt_recipe_and_card_keys_are_refused_by_name(project):
     card.write_text(card.read_text().replace("  pretrain:", "  pretrian:", 1))
     with pytest.raises(C.ConfigError, match=r"synth.yaml: schedule.pretrian .*did you mean 'pretrain'"):
         C.resolve("skeletonclr", "synth-xsub")
+    tiny = yaml.safe_load(card.read_text().replace("  pretrian:", "  pretrain:", 1))
+    tiny["schedule"]["classes"] = {"tranclr": {"args": {"top_k": 5}}}
+    card.write_text(yaml.safe_dump(tiny))
+    with pytest.raises(C.ConfigError, match=r"synth.yaml: schedule.classes.tranclr.args.top_k .*did you mean 'topk'"):
+        C.resolve("tranclr", "synth-xsub")
