@@ -228,10 +228,16 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     for group in ("classes", "backbones"):
         for name, layer in (schedule.get(group) or {}).items():
             check_sections(card_path, layer or {}, CARD_SCHEDULE_KEYS, f"schedule.{group}.{name}.")
+    per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
+    from .speed import DEFAULTS as SPEED_DEFAULTS
+    defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
+    for section in per_class:
+        if section not in ("args", "pretrain", "linear", *defaults):
+            raise ConfigError(f"{card_path}: schedule.classes.{recipe['class']} may "
+                              f"set args, pretrain, linear, speed or a protocol section, not {section!r}")
     accepted = accepted_args(cls)
     # A card's schedule may cap method arguments (queue size, ...): only where the method has them;
     # its schedule.classes.<class>.args set them for one class, as the recipe's own args.
-    per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
     args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
     for source, where, layer in ((recipe_path(method, root), "args", args),
                                  (card_path, f"schedule.classes.{recipe['class']}.args",
@@ -253,12 +259,6 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # backbone; --set comes last.
     from .backbones import backbone_defaults
     name = spec["name"]
-    from .speed import DEFAULTS as SPEED_DEFAULTS
-    defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
-    for section in per_class:
-        if section not in ("args", "pretrain", "linear", *defaults):
-            raise ConfigError(f"datasets/{card_name}.yaml: schedule.classes.{recipe['class']} may "
-                              f"set args, pretrain, linear, speed or a protocol section, not {section!r}")
     layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
               schedule, per_class, (schedule.get("backbones") or {}).get(name)]
     for section in ("pretrain", "linear", *defaults):
