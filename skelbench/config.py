@@ -95,6 +95,8 @@ RECIPE_KEYS = {"class", "description", "args", "backbone", "pretrain", "linear",
                "backbones", "speed", *PROTOCOL_SECTIONS}
 CARD_SCHEDULE_KEYS = {"backbone", "args", "pretrain", "linear", "classes", "backbones", "speed",
                       *PROTOCOL_SECTIONS}
+# What the card may set for one method class (schedule.classes.<class>).
+CARD_CLASS_KEYS = {"args", "pretrain", "linear", "speed", *PROTOCOL_SECTIONS}
 
 
 def check_sections(path: Path, layer: dict, allowed: set, prefix: str = "") -> None:
@@ -225,16 +227,12 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     schedule = card.get("schedule") or {}
     card_path = card_paths(root)[card_name]
     check_sections(card_path, schedule, CARD_SCHEDULE_KEYS, "schedule.")
-    for group in ("classes", "backbones"):
+    for group, allowed in (("classes", CARD_CLASS_KEYS), ("backbones", CARD_SCHEDULE_KEYS)):
         for name, layer in (schedule.get(group) or {}).items():
-            check_sections(card_path, layer or {}, CARD_SCHEDULE_KEYS, f"schedule.{group}.{name}.")
+            check_sections(card_path, layer or {}, allowed, f"schedule.{group}.{name}.")
     per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
     from .speed import DEFAULTS as SPEED_DEFAULTS
     defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
-    for section in per_class:
-        if section not in ("args", "pretrain", "linear", *defaults):
-            raise ConfigError(f"{card_path}: schedule.classes.{recipe['class']} may "
-                              f"set args, pretrain, linear, speed or a protocol section, not {section!r}")
     accepted = accepted_args(cls)
     # A card's schedule may cap method arguments (queue size, ...): only where the method has them;
     # its schedule.classes.<class>.args set them for one class, as the recipe's own args.
