@@ -236,9 +236,21 @@ def distributed(sync_bn: bool) -> dict:
 def hardware(device: torch.device) -> dict:
     if device.type == "cuda":
         return {"device": torch.cuda.get_device_name(device), "n_devices": torch.cuda.device_count()}
-    import platform
-    return {"device": f"cpu ({platform.processor() or platform.machine()}, "
+    # The CPU model and the vector ISA torch dispatches to: the same seed and config give
+    # different numbers on CPUs whose kernels differ, so a record says which ran it.
+    return {"device": f"cpu ({cpu_model()}, {torch.backends.cpu.get_cpu_capability()}, "
                       f"{torch.get_num_threads()} threads)", "n_devices": 1}
+
+
+def cpu_model() -> str:
+    import platform
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def plan(cells: list[dict], seeds: list[int], protocols: list[str], results_dir: Path) -> list:
