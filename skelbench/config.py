@@ -231,8 +231,6 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         for name, layer in (schedule.get(group) or {}).items():
             check_sections(card_path, layer or {}, allowed, f"schedule.{group}.{name}.")
     per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
-    from .speed import DEFAULTS as SPEED_DEFAULTS
-    defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
     accepted = accepted_args(cls)
     # A card's schedule may cap method arguments (queue size, ...): only where the method has them;
     # its schedule.classes.<class>.args set them for one class, as the recipe's own args.
@@ -257,6 +255,8 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # backbone; --set comes last.
     from .backbones import backbone_defaults
     name = spec["name"]
+    from .speed import DEFAULTS as SPEED_DEFAULTS
+    defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
     layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
               schedule, per_class, (schedule.get("backbones") or {}).get(name)]
     for section in ("pretrain", "linear", *defaults):
