@@ -16,9 +16,10 @@ from . import speed
 from .backbones import build_backbone
 from .data import load_split
 from .methods import build_method
+from .methods.base import FRESH, carry_plan, load_parent
 from .protocols.features import extract, freeze
 from .registry import PROTOCOLS
-from .train import encoder_state, pretrain
+from .train import encoder_state, load_checkpoint, pretrain
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -89,12 +90,14 @@ class Runner:
             torch.manual_seed(seed)
             method = build_method(cfg, split.num_classes).to(self.device)
             speed.compile_encoders(method, settings)
-            if parent is not None:     # both encoders start from the parent's query encoder
-                weights = encoder_state(self.results_dir / "runs" / parent["run_id"] / "checkpoint.pt",
-                                        self.device)
-                method.encoder.load_state_dict(weights)
-                if hasattr(method, "key_encoder"):
-                    method.key_encoder.load_state_dict(weights)
+            if parent is not None:
+                # The whole parent model, key side from its query side; a fresh queue (a resumed
+                # run then continues from its own checkpoint).
+                path = self.run_path(parent) / "checkpoint.pt"
+                carried = load_parent(method, load_checkpoint(path, self.device)["method"], str(path))
+                record.update(init={"parent_run_id": parent["run_id"], "carried": carried,
+                                    "fresh": [n for n in FRESH if n in method.state_dict()]})
+                record.save()
             throughput = pretrain(method, split, cfg["pretrain"], seed=seed,
                                   checkpoint=record.run_dir / "checkpoint.pt", device=self.device,
                                   resume=previous is not None, progress=self.progress,
@@ -261,3 +264,15 @@ def plan(cells: list[dict], seeds: list[int], protocols: list[str], results_dir:
              "done" if (protocol, protocol_hash(protocol_config(cfg, protocol), protocol), seed)
              in done else "to do")
             for cfg in cells for seed in seeds for protocol in protocols]
+
+
+def init_plan(cfg: dict) -> dict | None:
+    """For a two-phase config: the parent method and what the child takes from it (models built
+    on the CPU, nothing trained), as ``skelbench run --dry-run --show-config`` prints it."""
+    if not cfg.get("init"):
+        return None
+    child, parent = build_method(cfg, 2), build_method(cfg["init"], 2)
+    _, carried = carry_plan(child.state_dict(), parent.state_dict(), cfg["init"]["method"])
+    return {"parent": cfg["init"]["method"],
+            "parent_pretrain_hash": C.config_hash(C.pretrain_section(cfg["init"]))[:12],
+            "carried": carried, "fresh": [n for n in FRESH if n in child.state_dict()]}

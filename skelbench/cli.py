@@ -142,9 +142,15 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
         todo = sum(state != "done" for *_, state in rows)
         click.echo(f"# {len(rows)} runs, {todo} to do; the resolved configs: --dry-run --show-config")
         if show_config:
+            from .api import init_plan
             for cfg in cells:
                 click.echo(f"# {cfg['method']} on {cfg['data']['split']} ({cfg['data']['stream']}), "
                            f"pretrain hash {C.config_hash(C.pretrain_section(cfg))[:12]}")
+                init = init_plan(cfg)
+                if init:
+                    click.echo(f"# starts from {init['parent']} (pretrain hash "
+                               f"{init['parent_pretrain_hash']}): carries "
+                               f"{', '.join(init['carried'])}; fresh: {', '.join(init['fresh'])}")
                 click.echo(yaml.safe_dump(cfg, sort_keys=False))
         return
 
@@ -196,8 +202,11 @@ def _with_defaults(add_task):
                                       "softmax average, or AimCLR's 0.6/0.4/0.6 on logits.")
 @click.option("--paper", is_flag=True, help="Add the papers' reported numbers (results/reference.yaml).")
 @click.option("--write", "write", is_flag=True, help="Also write results/LEADERBOARD.md.")
+@click.option("--table", "table", default=None, metavar="NAME",
+              help="A paper's ablation table (methods/tables/NAME.yaml, e.g. tranclr-anchors, "
+                   "tranclr-levels) in its layout, measured rows beside the paper's.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, results_dir):
+def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, table, results_dir):
     """Aggregate finished records over seeds: mean ± std (n)."""
     import pandas as pd
 
@@ -206,6 +215,9 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
                               render_latex, render_markdown, tables, write_leaderboard)
     results_dir = results_dir or default_results_dir()
     frame, notices = load_records(results_dir)
+    if table:
+        _ablation_table(table, frame, fmt, _split_list(datasets) if datasets else None)
+        return
     if not frame.empty and ensemble != "none":
         frame = pd.concat([frame, ensembles(frame, ensemble)], ignore_index=True)
     for column, wanted in (("method", methods), ("split", datasets), ("kind", protocols)):
@@ -261,6 +273,40 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
         console.print(table)
     for s in sources:
         click.echo(s)
+
+
+def _ablation_table(name: str, frame, fmt: str, splits) -> None:
+    import csv
+    import io
+
+    from .config import project_root
+    from .leaderboard import ablation_table, load_table, render_latex, render_markdown
+    spec = load_table(name, project_root())
+    header, body = ablation_table(spec, frame, project_root(), splits=splits)
+    align = "l" + "c" * len(spec["columns"]) + "r" * (len(header) - 1 - len(spec["columns"]))
+    note = (f"measured: linear {spec['metric']}, mean ± std (n seeds), each recipe's newest "
+            f"configuration; paper: {spec['paper']}")
+    if fmt == "md":
+        click.echo(f"**{spec['title']}**\n\n{render_markdown(header, body, align=align)}\n\n{note}")
+    elif fmt == "latex":
+        click.echo(f"% {spec['title']}; {note}\n{render_latex(header, body, align=align)}")
+    elif fmt in ("csv", "json"):
+        if fmt == "json":
+            import json
+            click.echo(json.dumps([dict(zip(header, row)) for row in body], indent=2))
+        else:
+            out = io.StringIO()
+            csv.writer(out).writerows([header, *body])
+            click.echo(out.getvalue(), nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        t = Table(title=spec["title"], caption=note)
+        for i, h in enumerate(header):
+            t.add_column(h, justify="left" if i == 0 else ("center" if h in spec["columns"] else "right"))
+        for row in body:
+            t.add_row(*row)
+        Console().print(t)
 
 
 @main.command("bench")
@@ -400,7 +446,9 @@ def data():
 @click.option("--missing", type=click.Path(path_type=Path), default=None,
               help="NTU's missing-skeleton list (default: found in --raw or a folder above it).")
 @click.option("--workers", type=int, default=None, help="Parallel readers (default: up to 8).")
-def data_prepare(dataset, raw, out, fmt, missing, workers):
+@click.option("--cut", type=click.Choice(["papers", "mamp"]), default=None,
+              help="PKU-MMD: how clips are cut from the label rows (default: the card's, papers).")
+def data_prepare(dataset, raw, out, fmt, missing, workers, cut):
     """Turn DATASET (ntu60, ntu120, pkummd1, pkummd2) into prepared splits."""
     _load_all()
     import warnings
@@ -415,7 +463,7 @@ def data_prepare(dataset, raw, out, fmt, missing, workers):
     with warnings.catch_warnings(record=True) as caught, progress:
         warnings.simplefilter("always")
         path, info, verified = prepare(dataset, raw, out_root=out, fmt=fmt, missing=missing,
-                                       workers=workers, progress=progress,
+                                       workers=workers, progress=progress, cut=cut,
                                        log=lambda m: console.print(f"[dim]{m}[/dim]"))
     for w in caught:
         console.print(f"[yellow]warning:[/yellow] {w.message}")

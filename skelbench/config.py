@@ -67,17 +67,29 @@ def recipe_names(root: Path | None = None) -> list[str]:
 
 
 def load_recipe(name: str, root: Path | None = None, _seen: tuple = ()) -> dict:
-    """A recipe; ``base: other`` starts from recipe ``other`` and deep-updates it (ablations)."""
+    """A recipe; ``base: other`` starts from recipe ``other`` and deep-updates it (ablations);
+    ``alias: other`` is recipe ``other`` under a second name (its key ``alias`` says which)."""
     path = recipe_path(name, root)
     if not path.is_file():
         raise ConfigError(f"no recipe {name!r} in {path.parent}{did_you_mean(name, recipe_names(root))}")
     recipe = load_yaml(path)
+    if "alias" in recipe:
+        extra = set(recipe) - {"alias", "description"}
+        if extra:
+            raise ConfigError(f"{path}: an alias recipe holds only alias and description, not "
+                              f"{', '.join(sorted(extra))}")
+        if recipe["alias"] in _seen + (name,):
+            raise ConfigError(f"{path}: recipe {name!r} is an alias of itself through {recipe['alias']!r}")
+        target = load_recipe(recipe["alias"], root, _seen + (name,))
+        return {**target, "alias": target.get("alias", recipe["alias"]),
+                "description": recipe.get("description", target.get("description", ""))}
     if "base" in recipe:
         base = recipe.pop("base")
         if base in _seen + (name,):
             raise ConfigError(f"{path}: recipe {name!r} inherits from itself through {base!r}")
         parent = load_recipe(base, root, _seen + (name,))
         parent.pop("description", None)
+        parent.pop("alias", None)       # a variant of an alias is a recipe of its own
         recipe = deep_update(parent, recipe)
     for key in ("class", "backbone", "pretrain", "linear"):
         if key not in recipe:
@@ -92,7 +104,7 @@ SCHEDULE_KEYS = {"optimizer", "lr", "momentum", "weight_decay", "nesterov", "bet
                  "warmup_epochs", "lr_schedule", "lr_steps", "lr_gamma", "batch_size", "amp"}
 PROTOCOL_SECTIONS = ("retrieval", "calibration", "finetune", "semi", "transfer")
 RECIPE_KEYS = {"class", "description", "args", "backbone", "pretrain", "linear", "init",
-               "backbones", "speed", *PROTOCOL_SECTIONS}
+               "backbones", "speed", "alias", *PROTOCOL_SECTIONS}
 CARD_SCHEDULE_KEYS = {"backbone", "args", "pretrain", "linear", "classes", "backbones", "speed",
                       *PROTOCOL_SECTIONS}
 # What the card may set for one method class (schedule.classes.<class>).
@@ -220,6 +232,9 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .protocols import DEFAULTS as PROTOCOL_DEFAULTS
 
     recipe = load_recipe(method, root)
+    if recipe.get("alias"):         # the same runs as the recipe it names
+        return resolve(recipe["alias"], dataset, backbone=backbone, stream=stream,
+                       overrides=overrides, root=root)
     card_name, split = resolve_dataset(dataset, root)
     card = load_card(card_name, root)
     cls = METHODS.get(recipe["class"])

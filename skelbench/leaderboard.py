@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -276,26 +277,34 @@ def _cell(r) -> str:
     return f"{r.mean:.2f}{spread} ({r.n})"
 
 
-def render_markdown(header: list[str], body: list[list[str]], best: set = frozenset()) -> str:
+def _aligns(header: list[str]) -> str:
+    """l for the name columns, r for numbers (or as given: ``align`` of the table renderers)."""
+    n_text = sum(h in ("method", "backbone", "stream", "recipe") for h in header)
+    return "l" * n_text + "r" * (len(header) - n_text)
+
+
+def render_markdown(header: list[str], body: list[list[str]], best: set = frozenset(),
+                    align: str | None = None) -> str:
     from tabulate import tabulate
-    n_text = sum(h in ("method", "backbone", "stream") for h in header)
     body = [[f"**{v}**" if (i, j) in best else v for j, v in enumerate(row)]
             for i, row in enumerate(body)]
-    return tabulate(body, headers=header, tablefmt="pipe",
-                    colalign=("left",) * n_text + ("right",) * (len(header) - n_text))
+    names = {"l": "left", "c": "center", "r": "right"}
+    return tabulate(body, headers=header, tablefmt="pipe", disable_numparse=True,
+                    colalign=tuple(names[a] for a in align or _aligns(header)))
 
 
-def render_latex(header: list[str], body: list[list[str]], best: set = frozenset()) -> str:
+def render_latex(header: list[str], body: list[list[str]], best: set = frozenset(),
+                 align: str | None = None) -> str:
     """A booktabs tabular; the best value per column in bold."""
     def tex(text: str) -> str:
         text = text.replace("\\", r"\textbackslash{}")
         for ch in "&%$#_{}":
             text = text.replace(ch, "\\" + ch)
         return (text.replace("±", r"$\pm$").replace("†", r"$^\dagger$")
-                .replace("→", r"$\rightarrow$").replace("—", "--"))
+                .replace("→", r"$\rightarrow$").replace("—", "--")
+                .replace("✓", r"\checkmark").replace("✗", r"$\times$"))
 
-    n_text = sum(h in ("method", "backbone", "stream") for h in header)
-    lines = [r"\begin{tabular}{" + "l" * n_text + "r" * (len(header) - n_text) + "}", r"\toprule",
+    lines = [r"\begin{tabular}{" + (align or _aligns(header)) + "}", r"\toprule",
              " & ".join(tex(h) for h in header) + r" \\", r"\midrule"]
     for i, row in enumerate(body):
         cells = [tex(v) for v in row]
@@ -321,6 +330,67 @@ def write_leaderboard(path: Path, parts: list, sources: list[str], notices: list
     if notices:
         text += ["Left out:", ""] + [f"- {n}" for n in notices] + [""]
     atomic_write_text(Path(path), "\n".join(text))
+
+
+# --- a paper's ablation table, declared in methods/tables/<name>.yaml -------------------------
+TABLE_KEYS = {"title", "protocol", "metric", "paper", "columns", "rows"}
+
+
+def table_names(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "methods" / "tables").glob("*.yaml"))
+
+
+def load_table(name: str, root: Path) -> dict:
+    """The table spec ``methods/tables/<name>.yaml``, checked: each row a recipe with one mark per
+    column and the paper's number."""
+    from .config import ConfigError, load_recipe, load_yaml
+    from .registry import did_you_mean
+    path = root / "methods" / "tables" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no table {name!r} in {path.parent}"
+                          f"{did_you_mean(name, table_names(root))}")
+    spec = load_yaml(path)
+    missing = TABLE_KEYS - set(spec)
+    if missing:
+        raise ConfigError(f"{path}: missing key(s) {', '.join(sorted(missing))}")
+    for i, row in enumerate(spec["rows"], start=1):
+        if set(row) != {"recipe", "marks", "paper"} or len(row["marks"]) != len(spec["columns"]):
+            raise ConfigError(f"{path}: rows[{i}] needs recipe, paper and marks with one value "
+                              f"per column ({len(spec['columns'])}), got {row}")
+        load_recipe(row["recipe"], root)            # an unknown recipe is an error naming it
+    return spec
+
+
+def ablation_table(spec: dict, frame: pd.DataFrame, root: Path, stream: str = "joint",
+                   splits=None) -> tuple[list[str], list[list[str]]]:
+    """The table in the paper's layout (header, body; align: "l", "c" per mark, "r" for the rest): its check columns, our mean ± std (n) per split and
+    backbone measured (each recipe's newest configuration there), and the paper's number."""
+    from .config import load_recipe
+    methods = {r["recipe"]: load_recipe(r["recipe"], root).get("alias") or r["recipe"]
+               for r in spec["rows"]}
+    cells = {}
+    if not frame.empty:
+        frame = frame[(frame["kind"] == spec["protocol"]) & (frame["stream"] == stream)
+                      & frame["method"].isin(set(methods.values()))]
+        if splits:
+            frame = frame[frame["split"].isin(splits)]
+        column = f"metrics.{spec['metric']}"
+        for (method, split, backbone), group in frame.groupby(["method", "split", "backbone"]):
+            newest = group.sort_values("finished_at")["config_hash"].iloc[-1]
+            values = group.loc[group["config_hash"] == newest, column].dropna()
+            cells[(method, f"{split} ({backbone})")] = values
+    measured = sorted({c for _, c in cells})
+    header = ["recipe", *spec["columns"], *measured, "paper"]
+    body = []
+    for row in spec["rows"]:
+        marks = ["✓" if m else "✗" for m in row["marks"]]
+        values = []
+        for c in measured:
+            v = cells.get((methods[row["recipe"]], c))
+            values.append("—" if v is None or v.empty
+                          else _cell(SimpleNamespace(mean=v.mean(), std=v.std(), n=len(v))))
+        body.append([row["recipe"], *marks, *values, f"{row['paper']:.1f}"])
+    return header, body
 
 
 def summary(record: dict) -> str:

@@ -363,6 +363,52 @@ def test_prepare_pkummd1_from_fixture_folder(tmp_path, monkeypatch):
     assert xsub["per_class"]["test"]["pushing other person"] == 1
 
 
+@needs_fixtures
+@pytest.mark.parametrize("cut", ["papers", "mamp"])
+def test_prepare_pkummd2_with_the_papers_and_the_mamp_cut(tmp_path, cut):
+    """A Part II video made of the Part I fixture stream (1,158 frames), its eight rows and a
+    450-frame row: the papers' cut reads rows 1-based inclusive and centre-crops to 300 frames."""
+    import pandas as pd
+    raw = tmp_path / "pku2"
+    (raw / "Skeleton_v2").mkdir(parents=True)
+    (raw / "Label_PKUMMD_v2").mkdir()
+    shutil.copy(PKU_FIX / "skeleton" / "0310-R.txt", raw / "Skeleton_v2" / "A01N05-R.txt")
+    rows = (PKU_FIX / "label" / "0310-R.txt").read_text().splitlines() + ["5,100,549,2"]
+    (raw / "Label_PKUMMD_v2" / "A01N05-R.txt").write_text("\n".join(rows) + "\n")
+    for name in ("cross_subject_v2.txt", "cross_view_v2.txt"):
+        (raw / name).write_text("Training videos: \nA01N05-R\nValidataion videos: \n\n")
+    args = ["data", "prepare", "pkummd2", "--raw", str(raw), "--out", str(tmp_path / "out"),
+            "--workers", "1"] + (["--cut", cut] if cut == "mamp" else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / "pkummd2"
+    meta = pd.read_csv(out / "meta.csv")
+    data = np.load(out / "data.npy")
+    info = json.loads((out / "info.json").read_text())
+    assert info["settings"]["cut"] == cut and len(meta) == 9
+    stream = pkummd.read_stream(PKU_FIX / "skeleton" / "0310-R.txt")
+    lengths = (meta["end"] - meta["start"]).tolist()
+    long = int(np.flatnonzero(meta["action"] == 5)[0])
+    if cut == "papers":          # [start - 1, end), the long clip's middle 300 of 450 frames
+        assert lengths[:8] == [45, 22, 57, 110, 64, 66, 94, 90]
+        assert (meta["start"][long], meta["end"][long], meta["length"][long]) == (99, 549, 300)
+        expected = ssl_preprocess(stream[99 + 75:99 + 375], 50)[0]
+        assert "centre-cropped to 300" in info["preprocessing"]
+    else:                        # [start, end), no crop
+        assert lengths[:8] == [44, 21, 56, 109, 63, 65, 93, 89]
+        assert (meta["start"][long], meta["end"][long], meta["length"][long]) == (100, 549, 449)
+        expected = ssl_preprocess(stream[100:549], 50)[0]
+    np.testing.assert_allclose(data[long], expected, atol=1e-6)
+
+
+def test_centre_crop_keeps_the_middle_frames():
+    x = np.arange(450)
+    assert real.centre_crop(x, 300).tolist() == list(range(75, 375))
+    assert real.centre_crop(np.arange(301), 300).tolist() == list(range(0, 300))
+    assert real.centre_crop(x[:300], 300).tolist() == list(range(300))
+    assert real.centre_crop(x, None).tolist() == x.tolist()
+
+
 def test_pku_malformed_rows_and_part2_names(tmp_path):
     label = tmp_path / "A01N02-L.txt"
     label.write_text("3,10,20,1\n5,x,30,2\n")

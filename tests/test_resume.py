@@ -47,7 +47,7 @@ def records(results):
     return {r["kind"]: r for r in (json.loads(p.read_text()) for p in results.glob("runs/*/record.json"))}
 
 
-@pytest.mark.parametrize("method", ["skeletonclr", "tranclr"])
+@pytest.mark.parametrize("method", ["skeletonclr", "tranclr-scratch"])
 def test_sigkilled_pretraining_resumes_to_the_uninterrupted_result(project, method):
     whole, killed = project / "whole", project / "killed"
     assert run(method, whole).returncode == 0

@@ -81,6 +81,9 @@ class STGCN(nn.Module):
             STGCNBlock(c_in, c_out, adj, stride, dropout=0.0 if i == 0 else dropout, residual=i > 0)
             for i, (c_in, c_out, stride) in enumerate(plan))
         self.out_dim = hidden_dim
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
         init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

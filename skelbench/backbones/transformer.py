@@ -83,9 +83,9 @@ class STTransformer(nn.Module):
         self.blocks = nn.ModuleList(BLOCKS[attention](dim, heads, mlp_ratio, r) for r in rates)
         self.norm = nn.LayerNorm(dim)
         self.out_dim = dim
-        self._init_weights()
+        self.reset_parameters()
 
-    def _init_weights(self) -> None:
+    def reset_parameters(self) -> None:
         # MAE/MAMP: xavier-uniform linear layers (the tubelet embedding viewed as one), zero
         # biases, unit LayerNorms, position embeddings N(0, 0.02) truncated.
         trunc_normal_(self.time_embed, std=0.02)

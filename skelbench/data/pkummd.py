@@ -5,9 +5,10 @@
   ``AaaNnn-V`` (Nnn the subject).
 - Label ``<video>.txt``: rows ``action,start,end,confidence``, class ids 1..51 (Part II uses a
   subset of Part I's ids).
-- Frame convention (``frame_base``): 0 (default) cuts rows [start, end), as MAMP, SkeletonX and
+- Frame convention (``frame_base``): 0 cuts rows [start, end), as MAMP, SkeletonX and
   ViewAdaptiveLSTM do and as the real labels suggest (start 0 occurs); 1 cuts [start-1, end)
-  (the AimCLR/CrosSCLR tools: 1-based start, inclusive end).
+  (the AimCLR/CrosSCLR tools: 1-based start, inclusive end), the cards' default through their
+  ``preprocess.cut`` (``skelbench.data.real.PKU_CUTS``).
 - Malformed rows, each counted in one warning per file that names the rows: end <= start ->
   skipped; start before the first frame -> clamped to it; end past the last frame -> clamped;
   start at or past the last frame -> skipped. A row that is not four integers, or a class id

@@ -323,14 +323,38 @@ def _find(raw: Path, names) -> Path | None:
     return None
 
 
+# How clips are cut from the label rows. papers: the AimCLR/CrosSCLR tools
+# (``tools/utils/pku_read_skeleton.py``): rows 1-based and inclusive, a clip longer than 300
+# frames centre-cropped to 300 before the resize. mamp: rows [start, end), as MAMP and
+# SkeletonX, no crop.
+PKU_CUTS = {"papers": {"frame_base": 1, "max_frames": 300},
+            "mamp": {"frame_base": 0, "max_frames": None}}
+
+
+def pku_cut(card: dict) -> dict:
+    name = (card.get("preprocess") or {}).get("cut", "papers")
+    if name not in PKU_CUTS:
+        raise ConfigError(f"datasets/{card['name']}.yaml: preprocess.cut is {name!r}; use one "
+                          f"of {', '.join(PKU_CUTS)}")
+    return {"cut": name, **PKU_CUTS[name]}
+
+
+def centre_crop(x: np.ndarray, max_frames: int | None) -> np.ndarray:
+    """The middle ``max_frames`` frames of ``x`` (the first of two middles), or all of it."""
+    if not max_frames or len(x) <= max_frames:
+        return x
+    start = (len(x) - max_frames) // 2
+    return x[start:start + max_frames]
+
+
 def _pku_item(args):
-    skel_path, label_path, settings, frame_base = args
+    skel_path, label_path, settings, cut = args
     stream = pkummd.read_stream(Path(skel_path))
-    report = pkummd.read_labels(Path(label_path), len(stream), frame_base)
+    report = pkummd.read_labels(Path(label_path), len(stream), cut["frame_base"])
     video = pkummd.parse_video(skel_path)
     out = []
     for clip in report.clips:
-        x = stream[clip.start:clip.end]
+        x = centre_crop(stream[clip.start:clip.end], cut["max_frames"])
         if not x[:, 0].any():
             report.skipped.append((clip.row, "all-zero skeleton"))
             continue
@@ -344,7 +368,7 @@ def _pku_item(args):
 def prepare_pkummd(card: dict, raw: Path, out: Path, *, workers: int = 1, progress=None,
                    log=print, **_) -> dict:
     settings = _settings(card)
-    frame_base = int((card.get("preprocess") or {}).get("frame_base", 0))
+    cut = pku_cut(card)
     skel_dir = _find(raw, card["layout"]["skeleton"])
     label_dir = _find(raw, card["layout"]["label"])
     if skel_dir is None or label_dir is None:
@@ -362,9 +386,9 @@ def prepare_pkummd(card: dict, raw: Path, out: Path, *, workers: int = 1, progre
         label = label_dir / skel.name
         if not label.is_file():
             raise DataFormatError(skel, f"no label file {label}")
-        items.append((str(skel), str(label), settings, frame_base))
+        items.append((str(skel), str(label), settings, cut))
     work = out.with_name(f".{out.name}.partial")
-    plan = {"items": [i[:2] for i in items], "settings": settings, "frame_base": frame_base}
+    plan = {"items": [i[:2] for i in items], "settings": settings, **cut}
     data, meta, reports = _Sharded(work, plan).run(items, _pku_item, workers, progress)
     for warning in reports:
         warnings.warn(warning)
@@ -382,8 +406,10 @@ def prepare_pkummd(card: dict, raw: Path, out: Path, *, workers: int = 1, progre
     info = {"dataset": card["name"], "classes": [card["classes"][a - 1] for a in ids],
             "class_ids": ids, "frames": settings["frames"], "source": f"PKU-MMD files under {raw}",
             "format": "raw", "preprocessing": describe({**settings, "bodies": "order"})
-            + f"; clips cut as rows [start{'-1' if frame_base else ''}, end)",
-            "settings": {**settings, "frame_base": frame_base},
+            + f"; clips cut as rows [start{'-1' if cut['frame_base'] else ''}, end)"
+            + (f", centre-cropped to {cut['max_frames']} frames when longer"
+               if cut["max_frames"] else "") + f" ({cut['cut']} convention)",
+            "settings": {**settings, **cut},
             "split_files": {s: str(p) for s, (_, p) in splits.items()},
             "label_warnings": len(reports)}
     return _finish(out, work, data, meta, info)
@@ -415,13 +441,17 @@ def detect_format(raw: Path) -> str:
 
 def prepare(dataset: str, raw: Path, *, out_root: Path | None = None, fmt: str = "auto",
             missing: Path | None = None, workers: int | None = None, progress=None,
-            log=print) -> tuple[Path, dict, bool]:
+            log=print, cut: str | None = None) -> tuple[Path, dict, bool]:
     """Prepare ``dataset`` from the user's files. Returns (prepared dir, info, verified_only):
     a finished preparation from the same source and settings is checked against its checksum
-    and kept, not redone."""
+    and kept, not redone. ``cut``: PKU-MMD's clip convention instead of the card's."""
     from ..config import load_card
     from .prepared import prepared_dir, sha256_file
     card = load_card(dataset)
+    if cut is not None:
+        if card.get("kind") != "pkummd":
+            raise ConfigError(f"--cut applies to PKU-MMD only, not {dataset}")
+        card["preprocess"] = {**(card.get("preprocess") or {}), "cut": cut}
     builder = DATASETS.get(card.get("kind", dataset))
     if not hasattr(builder, "prepare"):
         raise ConfigError(f"{dataset} is generated, not prepared from files: it is built on "
@@ -435,8 +465,10 @@ def prepare(dataset: str, raw: Path, *, out_root: Path | None = None, fmt: str =
     info_path = out / "info.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
-        same = (info.get("format") == fmt and info.get("settings", {}).get("frames") == _settings(card)["frames"]
-                and str(raw) in info.get("source", ""))
+        done = info.get("settings", {})
+        same = (info.get("format") == fmt and done.get("frames") == _settings(card)["frames"]
+                and str(raw) in info.get("source", "")
+                and (card.get("kind") != "pkummd" or fmt != "raw" or done.get("cut") == pku_cut(card)["cut"]))
         if same:
             if sha256_file(out / "data.npy") != info["sha256"]:
                 raise ConfigError(f"{out / 'data.npy'} does not match the checksum in {info_path}: "

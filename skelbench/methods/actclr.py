@@ -14,8 +14,17 @@ relational KL over the memory (top-8192, near-duplicates dropped, squared studen
 3. swap(X_p) against the keys of the two sources mixed by their actionlet energy in the result.
 Keys pool half globally, half over their actionlet (semantic-aware pooling). The augmentation
 curriculum thins the normal/strong sets by epoch and ends all augmentation after the last stage.
-Where the official code normalises the anchor cosine over a singleton axis (a zero gradient), a
-real cosine over the feature dimension is used (README fidelity notes).
+``released`` lists the behaviours of the released code that the paper does not describe, each a
+switch (all on in the ``actclr`` recipe, all off in ``actclr-described``; README fidelity notes):
+- ``inert_actionlet``: the anchor cosine normalises over a singleton axis, so its gradient is
+  round-off and the actionlet map ~0: branch 1 sees the strong view, branch 2 the swapped one,
+  the key's actionlet half is the projector of ~0, and branch 3's weights are area fractions;
+- ``swap_schedule``: branch 2's swap ranges shrink (1-2 parts x 1-3 cells) from the second
+  curriculum stage on (epoch 200 of the official 350);
+- ``independent_partners``: the bone transfer and the two swaps each draw their own partner shift;
+- ``batch_swap_draws``: a swap's parts, window, mode and mixup coefficient are drawn once per batch;
+- ``branch3_transferred``: branch 3 swaps the bone-transferred clip (the official transfer
+  edits its input in place).
 """
 from __future__ import annotations
 
@@ -29,6 +38,8 @@ from .base import MoCo
 
 NORMAL = ("flip", "rotate", "noise", "blur", "axis_mask")
 STRONG = NORMAL + ("speed", "bone_rescale")
+RELEASED = ("inert_actionlet", "swap_schedule", "independent_partners", "batch_swap_draws",
+            "branch3_transferred")
 
 
 def _part_average() -> torch.Tensor:
@@ -44,13 +55,18 @@ _PART_AVG = _part_average()
 
 
 def actionlet_map(fmap: torch.Tensor, head, anchor: torch.Tensor, persons: int,
-                  gain: float = 1e8) -> torch.Tensor:
+                  gain: float = 1e8, inert: bool = False) -> torch.Tensor:
     """(N*M, 1, T', V) in [0, 1]: where ``fmap`` moves the embedding ``head(fmap)`` away from the
-    static ``anchor`` (1, D), averaged per body part."""
+    static ``anchor`` (1, D), averaged per body part. ``inert``: the released code's cosine, whose
+    embeddings are (N, D, 1, 1) and normalised over the last, singleton, axis."""
     leaf = fmap.detach().requires_grad_(True)
     with torch.enable_grad():
         z = head(leaf, persons)
-        similarity = F.cosine_similarity(z, anchor.expand_as(z), dim=1).mean()
+        if inert:
+            similarity = (F.normalize(z[..., None], dim=-1)
+                          * F.normalize(anchor[..., None], dim=-1)).sum(-1).mean()
+        else:
+            similarity = F.cosine_similarity(z, anchor.expand_as(z), dim=1).mean()
         (grad,) = torch.autograd.grad(1 - similarity, leaf)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * leaf.detach()).mean(dim=1, keepdim=True)) * gain
@@ -77,27 +93,36 @@ def bone_transfer(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4):
-    """SkeleMix-style mixing with a partner, per sample: with p 0.5 the partner's chosen parts
-    over a window of C_t * stride frames (stride-aligned) replace this sample's; with p 0.25 the
-    partner's first 2 C_t stride frames, every second one, are pasted there; with p 0.25 mixup
-    (1 - l) x + l x_j. Returns (mixed, share (N, 1, T, V, 1): the partner's share of each joint
-    and frame)."""
+def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4,
+         per_batch: bool = False):
+    """SkeleMix-style mixing with a partner: with p 0.5 the partner's chosen parts over a window
+    of C_t * stride frames (stride-aligned) replace this sample's; with p 0.25 the partner's first
+    2 C_t stride frames, every second one (nearest resize), are pasted there; with p 0.25 mixup
+    (1 - l) x + l x_j. Drawn per sample, or once for the batch (``per_batch``, the released
+    code). Returns (mixed, share (N, 1, T, V, 1): the partner's share of each joint and frame)."""
     n, c, t, v, m = x.shape
     dev = x.device
-    ct = torch.randint(cells[0], cells[1] + 1, (n,), generator=generator, device=dev)
+    k = 1 if per_batch else n
+    ct = torch.randint(cells[0], cells[1] + 1, (k,), generator=generator, device=dev)
     width = (ct * stride).clamp(max=t)
-    start = (torch.rand(n, generator=generator, device=dev) * ((t - width) // stride + 1)).long() * stride
+    start = (torch.rand(k, generator=generator, device=dev) * ((t - width) // stride + 1)).long() * stride
+    chosen = augment.part_mask(generator, k, parts, dev)                              # (k, V)
+    mode = torch.rand(k, generator=generator, device=dev)
+    lam = torch.rand(k, generator=generator, device=dev).to(x.dtype)
+    if per_batch:
+        width, start, chosen, mode, lam = (a.expand(n, *a.shape[1:])
+                                           for a in (width, start, chosen, mode, lam))
     frame = torch.arange(t, device=dev)[None]
     window = (frame >= start[:, None]) & (frame < (start + width)[:, None])          # (n, T)
-    region = window[:, :, None] & augment.part_mask(generator, n, parts, dev)[:, None]      # (n, T, V)
-    # Source frame of the partner: the same frame, or 2 (t - start) for the speed variant.
-    mode = torch.rand(n, generator=generator, device=dev)
+    region = window[:, :, None] & chosen[:, None]                                     # (n, T, V)
+    # Source frame of the partner: the same frame, or for the speed variant the nearest of the
+    # first min(2 W, T) frames resized to the W of the window.
     speed = (mode <= 0.5) & (mode > 0.25)
-    src = torch.where(speed[:, None], 2 * (frame - start[:, None]), frame).clamp(0, t - 1)
+    head = (2 * width).clamp(max=t)
+    sped = ((frame - start[:, None]).clamp(min=0) * head[:, None]) // width[:, None]
+    src = torch.where(speed[:, None], sped, frame).clamp(0, t - 1)
     pasted = partner.gather(2, src.view(n, 1, t, 1, 1).expand(n, c, t, v, m))
     share = region.to(x.dtype)
-    lam = torch.rand(n, generator=generator, device=dev).to(x.dtype)
     mixup = mode <= 0.25
     share = torch.where(mixup[:, None, None], lam[:, None, None].expand_as(share), share)
     share = share[:, None, :, :, None]
@@ -111,8 +136,13 @@ class ActCLR(MoCo):
     def __init__(self, encoder, num_classes, stream="joint", queue_size=65536, momentum=0.999,
                  temperature=0.07, feature_dim=128, crop_ratio=6, shear=0.5, noise_normal=0.01,
                  noise_strong=0.05, curriculum=(100, 200, 300), topk=8192, tau_t=0.04, tau_s=0.1,
-                 dedup=0.95, energy_temperature=0.1, faithful=True):
+                 dedup=0.95, energy_temperature=0.1, faithful=True, released=RELEASED):
         super().__init__(encoder, num_classes, stream, queue_size, momentum, temperature, feature_dim)
+        unknown = set(released) - set(RELEASED)
+        if unknown:
+            raise ValueError(f"released: unknown behaviour(s) {sorted(unknown)}; known: "
+                             f"{', '.join(RELEASED)}")
+        self.released = frozenset(released)
         self.crop_ratio, self.shear = crop_ratio, shear
         self.noise_normal, self.noise_strong, self.curriculum = noise_normal, noise_strong, tuple(curriculum)
         self.topk, self.tau_t, self.tau_s, self.dedup = topk, tau_t, tau_s, dedup
@@ -160,9 +190,9 @@ class ActCLR(MoCo):
         persons = x.shape[-1]
         with torch.no_grad():
             fmap = self.key_encoder.forward_features(self.to_input(x))
-        act = actionlet_map(fmap, self._key_head, anchor, persons)
+        act = actionlet_map(fmap, self._key_head, anchor, persons, inert=self.inert)
         with torch.no_grad():
-            weighted = (fmap * act).sum(dim=(2, 3)) / act.sum(dim=(2, 3)).clamp(min=1e-8)
+            weighted = (fmap * act).sum(dim=(2, 3)) / (act.sum(dim=(2, 3)) + 1e-5)   # as the code
             weighted = weighted.view(-1, persons, weighted.shape[1]).mean(dim=1)
             k_global = self._key_head(fmap, persons)
             k_local = self.key_projector(weighted)
@@ -171,7 +201,22 @@ class ActCLR(MoCo):
     def query_actionlet(self, x, anchor):
         with torch.no_grad():
             fmap = self.encoder.forward_features(self.to_input(x))
-        return actionlet_map(fmap, self._query_head, anchor, x.shape[-1])
+        return actionlet_map(fmap, self._query_head, anchor, x.shape[-1], inert=self.inert)
+
+    @property
+    def inert(self) -> bool:
+        return "inert_actionlet" in self.released
+
+    def partner(self, n: int, generator, device) -> torch.Tensor:
+        """j = (i + r) mod N with one shift r in [1, N-2] for the batch, as the official code."""
+        shift = int(torch.randint(1, max(n - 1, 2), (1,), generator=generator, device=device))
+        return (torch.arange(n, device=device) + shift) % n
+
+    def swap_ranges(self, epoch: int) -> dict:
+        """Branch 2's swap ranges: the released code's narrower ones from the second curriculum
+        stage (epoch 200 of 350) on."""
+        late = "swap_schedule" in self.released and epoch >= self.curriculum[1]
+        return {"parts": (1, 2), "cells": (1, 3)} if late else {}
 
     def loss(self, q, teacher):
         return relational_kl(q, teacher, self.queue, self.topk, self.tau_t, self.tau_s, self.dedup)
@@ -191,22 +236,26 @@ class ActCLR(MoCo):
         with torch.no_grad():
             anchor = self.embed_key(x_k.mean(dim=0, keepdim=True))       # the static anchor
         k = self.key(x_k, anchor)
-        shift = int(torch.randint(1, max(n - 1, 2), (1,), generator=generator, device=x.device))
-        j = (torch.arange(n, device=x.device) + shift) % n
+        independent = "independent_partners" in self.released
+        batch_draws = "batch_swap_draws" in self.released
+        j = self.partner(n, generator, x.device)
         # Branch 1: the actionlet keeps the normal view, the rest takes the strong one.
         a_n = upsample(self.query_actionlet(x_n, anchor), t, persons)
         l1 = self.loss(self.embed(a_n * x_n + (1 - a_n) * x_s), k)
-        # Branch 2: the partner's bone lengths; outside the actionlet, a swap with the partner.
+        # Branch 2: the partner's bone lengths; outside the actionlet, a swap with a partner.
         a_p = upsample(self.query_actionlet(x_p, anchor), t, persons)
         x_t = bone_transfer(x_p, x_p[j])
-        x_sw, _ = swap(x_t, x_t[j], generator)
+        j2 = self.partner(n, generator, x.device) if independent else j
+        x_sw, _ = swap(x_t, x_t[j2], generator, per_batch=batch_draws, **self.swap_ranges(epoch))
         l2 = self.loss(self.embed(a_p * x_t + (1 - a_p) * x_sw), k)
         # Branch 3: a swap against the two keys, weighted by the actionlet energy each keeps.
-        x_mix, share = swap(x_p, x_p[j], generator)
+        j3 = self.partner(n, generator, x.device) if independent else j
+        source = x_t if "branch3_transferred" in self.released else x_p
+        x_mix, share = swap(source, source[j3], generator, per_batch=batch_draws)
         energy = torch.exp(a_p / self.energy_temperature)                    # (N, 1, T, V, M)
         own = ((1 - share) * energy).sum(dim=(1, 2, 3, 4)) / energy.sum(dim=(1, 2, 3, 4))
-        other = (share * energy[j]).sum(dim=(1, 2, 3, 4)) / energy[j].sum(dim=(1, 2, 3, 4))
+        other = (share * energy[j3]).sum(dim=(1, 2, 3, 4)) / energy[j3].sum(dim=(1, 2, 3, 4))
         weight = own / (own + other).clamp(min=1e-8)
-        l3 = self.loss(self.embed(x_mix), F.normalize(weight[:, None] * k + (1 - weight[:, None]) * k[j], dim=1))
+        l3 = self.loss(self.embed(x_mix), F.normalize(weight[:, None] * k + (1 - weight[:, None]) * k[j3], dim=1))
         self.defer_enqueue(k)
         return {"loss": l1 + l2 + l3, "loss_1": l1.detach(), "loss_2": l2.detach(), "loss_3": l3.detach()}

@@ -44,7 +44,9 @@ class AimCLR(MoCo):
                  temperature=0.07, feature_dim=128, crop_ratio=6, shear=0.5,
                  extreme=("flip", "rotate", "noise", "blur", "axis_mask"), noise_std=0.01,
                  drop_threshold=0.7, mining_epoch=150, topk=1, faithful=True):
-        super().__init__(encoder, num_classes, stream, queue_size, momentum, temperature, feature_dim)
+        # faithful: also the key encoder as its own random network (SkeletonCLR's comment).
+        super().__init__(encoder, num_classes, stream, queue_size, momentum, temperature,
+                         feature_dim, independent_key=faithful)
         self.crop_ratio, self.shear = crop_ratio, shear
         self.extreme, self.noise_std, self.faithful = tuple(extreme), noise_std, faithful
         self.drop_threshold, self.mining_epoch, self.topk = drop_threshold, mining_epoch, topk

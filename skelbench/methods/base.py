@@ -52,24 +52,38 @@ class Method(nn.Module):
 def projector(in_dim: int, out_dim: int) -> nn.Sequential:
     """The SSL papers' 2-layer MLP head: in -> in -> ReLU -> out."""
     head = nn.Sequential(nn.Linear(in_dim, in_dim), nn.ReLU(inplace=True), nn.Linear(in_dim, out_dim))
-    for m in head:
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            nn.init.zeros_(m.bias)
+    init_projector(head)
     return head
 
 
+def init_projector(head: nn.Module) -> None:
+    """The processors' ``weights_init`` on a head: linear weights N(0, 0.02), biases 0."""
+    for m in head.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
 class MoCo(Method):
-    """Query encoder + projector, an EMA key copy, and a queue of L2-normalised keys."""
+    """Query encoder + projector, an EMA key side, and a queue of L2-normalised keys.
+
+    ``independent_key``: the key side starts as its own random network, not a copy of the query
+    side. The official processors build the model (key encoder copied from the query encoder)
+    and then call ``model.apply(weights_init)``, which draws every layer again, the key
+    encoder's included; only the EMA brings the key side towards the query side.
+    """
 
     def __init__(self, encoder: nn.Module, num_classes: int, stream: str = "joint",
                  queue_size: int = 32768, momentum: float = 0.999, temperature: float = 0.07,
-                 feature_dim: int = 128):
+                 feature_dim: int = 128, independent_key: bool = False):
         super().__init__(encoder, num_classes, stream)
         self.momentum, self.temperature = momentum, temperature
         self.projector = projector(encoder.out_dim, feature_dim)
         self.key_encoder = copy.deepcopy(encoder)
         self.key_projector = copy.deepcopy(self.projector)
+        if independent_key:
+            self.key_encoder.reset_parameters()
+            init_projector(self.key_projector)
         for p in (*self.key_encoder.parameters(), *self.key_projector.parameters()):
             p.requires_grad_(False)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, feature_dim), dim=1))
@@ -117,3 +131,44 @@ class MoCo(Method):
         if self._pending is not None:
             self.enqueue(self._pending)
             self._pending = None
+
+
+# What a two-phase method takes from its parent's checkpoint, as the official loader does
+# (ActCLR: ``ignore_weights: [queue]``, ``rename_weights: [encoder_q.encoder_k]``): every tensor
+# of the parent's query side under the same name, and the key side from the parent's *query*
+# side; the queue (memory) and its pointer start afresh.
+KEY_SIDE = {"key_encoder.": "encoder.", "key_projector.": "projector."}
+FRESH = ("queue", "queue_ptr")
+
+
+class InitError(ValueError):
+    pass
+
+
+def carry_plan(own: dict, parent: dict, source: str) -> tuple[dict, list[str]]:
+    """What a child with state ``own`` takes from a parent state: ({child name: parent name},
+    ``child <- parent`` module names). A tensor of another shape (another backbone) is an error
+    naming it; child tensors the parent lacks keep their initialisation."""
+    names, carried = {}, {}
+    for name, value in own.items():
+        if name in FRESH:
+            continue
+        prefix = next((p for p in KEY_SIDE if name.startswith(p)), None)
+        src = KEY_SIDE[prefix] + name[len(prefix):] if prefix else name
+        if src not in parent:
+            continue
+        if parent[src].shape != value.shape:
+            raise InitError(f"{source}: parameter {src} has shape {tuple(parent[src].shape)} in "
+                            f"the parent, {tuple(value.shape)} in this method's {name}: the "
+                            "parent must be trained on the same backbone")
+        names[name] = src
+        carried[name.split(".", 1)[0]] = src.split(".", 1)[0]
+    return names, [k if k == v else f"{k} <- {v}" for k, v in carried.items()]
+
+
+def load_parent(method: nn.Module, parent: dict, source: str) -> list[str]:
+    """Load ``parent`` (the parent method's ``state_dict``) into ``method`` as ``carry_plan``
+    says; return what was carried."""
+    names, carried = carry_plan(method.state_dict(), parent, source)
+    method.load_state_dict({k: parent[v] for k, v in names.items()}, strict=False)
+    return carried

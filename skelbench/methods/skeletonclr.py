@@ -16,8 +16,11 @@ from .base import MoCo
 @METHODS.register("skeletonclr")
 class SkeletonCLR(MoCo):
     def __init__(self, encoder, num_classes, stream="joint", queue_size=32768, momentum=0.999,
-                 temperature=0.07, feature_dim=128, crop_ratio=6, shear=0.5):
-        super().__init__(encoder, num_classes, stream, queue_size, momentum, temperature, feature_dim)
+                 temperature=0.07, feature_dim=128, crop_ratio=6, shear=0.5, faithful=True):
+        # faithful: the key encoder starts as its own random network, as the official processor
+        # leaves it (``model.apply(weights_init)`` after the copy); false: a copy of the query side.
+        super().__init__(encoder, num_classes, stream, queue_size, momentum, temperature,
+                         feature_dim, independent_key=faithful)
         self.crop_ratio, self.shear = crop_ratio, shear
 
     def view(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
