@@ -303,7 +303,8 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
         from rich.table import Table
         t = Table(title=spec["title"], caption=note)
         for i, h in enumerate(header):
-            t.add_column(h, justify="left" if i == 0 else ("center" if h in spec["columns"] else "right"))
+            t.add_column(h, no_wrap=i == 0,
+                         justify="left" if i == 0 else ("center" if h in spec["columns"] else "right"))
         for row in body:
             t.add_row(*row)
         Console().print(t)

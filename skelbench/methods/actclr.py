@@ -95,10 +95,10 @@ def bone_transfer(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
 
 def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4,
          per_batch: bool = False):
-    """SkeleMix-style mixing with a partner: with p 0.5 the partner's chosen parts over a window
-    of C_t * stride frames (stride-aligned) replace this sample's; with p 0.25 the partner's first
-    2 C_t stride frames, every second one (nearest resize), are pasted there; with p 0.25 mixup
-    (1 - l) x + l x_j. Drawn per sample, or once for the batch (``per_batch``, the released
+    """SkeleMix-style mixing with a partner: with p 0.5 the partner's chosen parts over a window of
+    W = C_t * stride frames (stride-aligned) replace this sample's; with p 0.25 the partner's
+    first min(2 W, T) frames, resized to W by nearest neighbour, are pasted there; with p 0.25
+    mixup (1 - l) x + l x_j. Drawn per sample, or once for the batch (``per_batch``, the released
     code). Returns (mixed, share (N, 1, T, V, 1): the partner's share of each joint and frame)."""
     n, c, t, v, m = x.shape
     dev = x.device
