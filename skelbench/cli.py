@@ -276,13 +276,10 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
 
 
 def _ablation_table(name: str, frame, fmt: str, splits) -> None:
-    import csv
-    import io
-
     from .config import project_root
     from .leaderboard import ablation_table, load_table, render_latex, render_markdown
     spec = load_table(name, project_root())
-    header, body = ablation_table(spec, frame, project_root(), splits=splits)
+    header, body = ablation_table(spec, frame, splits=splits)
     align = "l" + "c" * len(spec["columns"]) + "r" * (len(header) - 1 - len(spec["columns"]))
     note = (f"measured: linear {spec['metric']}, mean ± std (n seeds), each recipe's newest "
             f"configuration; paper: {spec['paper']}")
@@ -291,13 +288,10 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
     elif fmt == "latex":
         click.echo(f"% {spec['title']}; {note}\n{render_latex(header, body, align=align)}")
     elif fmt in ("csv", "json"):
-        if fmt == "json":
-            import json
-            click.echo(json.dumps([dict(zip(header, row)) for row in body], indent=2))
-        else:
-            out = io.StringIO()
-            csv.writer(out).writerows([header, *body])
-            click.echo(out.getvalue(), nl=False)
+        import pandas as pd
+        rows = pd.DataFrame(body, columns=header)
+        click.echo(rows.to_csv(index=False) if fmt == "csv"
+                   else rows.to_json(orient="records", indent=2, force_ascii=False) + "\n", nl=False)
     else:
         from rich.console import Console
         from rich.table import Table

@@ -357,17 +357,16 @@ def load_table(name: str, root: Path) -> dict:
         if set(row) != {"recipe", "marks", "paper"} or len(row["marks"]) != len(spec["columns"]):
             raise ConfigError(f"{path}: rows[{i}] needs recipe, paper and marks with one value "
                               f"per column ({len(spec['columns'])}), got {row}")
-        load_recipe(row["recipe"], root)            # an unknown recipe is an error naming it
+        # An unknown recipe is an error naming it; an alias's runs are the recipe it names.
+        row["method"] = load_recipe(row["recipe"], root).get("alias") or row["recipe"]
     return spec
 
 
-def ablation_table(spec: dict, frame: pd.DataFrame, root: Path, stream: str = "joint",
+def ablation_table(spec: dict, frame: pd.DataFrame, stream: str = "joint",
                    splits=None) -> tuple[list[str], list[list[str]]]:
     """The table in the paper's layout (header, body; align: "l", "c" per mark, "r" for the rest): its check columns, our mean ± std (n) per split and
     backbone measured (each recipe's newest configuration there), and the paper's number."""
-    from .config import load_recipe
-    methods = {r["recipe"]: load_recipe(r["recipe"], root).get("alias") or r["recipe"]
-               for r in spec["rows"]}
+    methods = {r["recipe"]: r["method"] for r in spec["rows"]}
     cells = {}
     if not frame.empty:
         frame = frame[(frame["kind"] == spec["protocol"]) & (frame["stream"] == stream)
