@@ -111,7 +111,7 @@ class Runner:
         if spread is not None and spread < 0.1 / dim ** 0.5:
             self.log(f"warning: {record['run_id']}: key_std {spread:.4f} in the last epoch, under a "
                      f"tenth of the {dim ** -0.5:.3f} of keys spread over the sphere: the embedding "
-                     "has collapsed (README \"Layout of results\")")
+                     "has collapsed (docs/results.md)")
         return record
 
     def evaluate(self, cfg: dict, seed: int, protocol: str) -> dict:

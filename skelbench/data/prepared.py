@@ -100,7 +100,7 @@ def ensure_prepared(dataset: str, root: Path | None = None) -> Path:
     if not hasattr(builder, "build"):      # a real dataset: prepared from the user's files
         if not info_path.is_file():
             raise ConfigError(f"{dataset} is not prepared ({out} does not exist): run "
-                              f"`skelbench data prepare {dataset} --raw PATH` (README, \"Real "
+                              f"`skelbench data prepare {dataset} --raw PATH` (docs/datasets.md, \"Real "
                               "datasets\"), or set SKELBENCH_PREPARED to where it was prepared")
         return out
     if info_path.is_file():

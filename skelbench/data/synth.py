@@ -8,7 +8,7 @@ drive is left to nuisance.
 
 How it is made hard, so that a randomly initialised ST-GCN with a linear head lands below a
 supervised one (on the card's CPU schedule, three seeds: random-init 43 ± 14 %, supervised
-53 ± 4 % linear top-1 on synth-xsub; README "The embedded dataset"):
+53 ± 4 % linear top-1 on synth-xsub; docs/datasets.md):
 - confusable pairs share most of their motion and differ in a detail (wipe face / headache /
   drink: hand to head, then circling vs holding with a head tilt vs lower and a tilt back;
   punch / reach; wave / raise arm; kick / step; handshake / point at the other person);

@@ -15,7 +15,7 @@ relational KL over the memory (top-8192, near-duplicates dropped, squared studen
 Keys pool half globally, half over their actionlet (semantic-aware pooling). The augmentation
 curriculum thins the normal/strong sets by epoch and ends all augmentation after the last stage.
 ``released`` lists the behaviours of the released code that the paper does not describe, each a
-switch (all on in the ``actclr`` recipe, all off in ``actclr-described``; README fidelity notes):
+switch (all on in the ``actclr`` recipe, all off in ``actclr-described``; docs/methods.md):
 - ``inert_actionlet``: the anchor cosine normalises over a singleton axis, so its gradient is
   round-off and the actionlet map ~0: branch 1 sees the strong view, branch 2 the swapped one,
   the key's actionlet half is the projector of ~0, and branch 3's weights are area fractions;

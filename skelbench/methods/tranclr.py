@@ -8,7 +8,7 @@ keys at three levels (intra: two views of one sample; inter: a sample and a part
 anchors of a pair and of its reverse-order pair), each by soft alignment against the top-K
 neighbours of the target in a memory of real samples' keys. No InfoNCE unless ``infonce``.
 
-Choices the paper leaves open (recipe values, README fidelity notes): the two views are
+Choices the paper leaves open (recipe values, docs/methods.md): the two views are
 SkeletonCLR's crop + shear; the inter partner is one random shift r in [1, N-1] per batch,
 j = (i + r) mod N; the cross level builds A(1) from the first views and A(2) from the second.
 """
