@@ -19,7 +19,7 @@ from .methods import build_method
 from .methods.base import FRESH, carry_plan, load_parent
 from .protocols.features import extract, freeze
 from .registry import PROTOCOLS
-from .train import encoder_state, load_checkpoint, pretrain
+from .train import encoder_state, estimate_bn_statistics, load_checkpoint, pretrain
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -58,11 +58,17 @@ class Runner:
                 f"(datasets/{key[0]}.yaml), not a --set override")
         return split
 
-    def pretrain(self, cfg: dict, seed: int) -> dict:
-        """The finished pretraining record of (cfg, seed): reused, resumed or trained now."""
+    def pretrain(self, cfg: dict, seed: int, need_checkpoint: bool = True) -> dict:
+        """The finished pretraining record of (cfg, seed): reused, resumed or trained now. A
+        record without its checkpoint (committed records carry JSON only) serves as a record,
+        and is trained again when a protocol needs the encoder."""
         section = C.pretrain_section(cfg)
         digest = C.config_hash(section)
         done = R.find_done(self.results_dir, "pretrain", digest, seed)
+        if done is not None and need_checkpoint and not (self.run_path(done) / "checkpoint.pt").is_file():
+            self.log(f"pretraining {done['run_id']} has no checkpoint here (records carry JSON "
+                     "only): training it again")
+            done = None
         if done is not None:
             if done["run_id"] not in self._announced:
                 self._announced.add(done["run_id"])
@@ -124,7 +130,7 @@ class Runner:
         if done is not None:
             self.log(f"{protocol}: already done in {done['run_id']}")
             return done
-        parent = self.pretrain(cfg, seed)
+        parent = self.pretrain(cfg, seed, need_checkpoint=getattr(fn, "needs_encoder", True))
         section = fn.sections[-1]
         spec = cfg.get(section, {})
         extra = {"target": cfg["transfer"]["target"]} if "transfer" in fn.sections else {}
@@ -144,9 +150,16 @@ class Runner:
     def features(self, parent: dict, cfg: dict, split) -> tuple[torch.Tensor, torch.Tensor]:
         """Frozen, pooled features of a pretraining on a split, extracted once per process."""
         stream = cfg["data"]["stream"]
-        key = (parent["run_id"], split.name, stream)
+        bn = cfg["features"]["bn"]
+        if bn not in ("running", "precise"):
+            raise C.ConfigError(f"features.bn is {bn!r}: running (the statistics training left, "
+                                "as the papers) or precise (re-estimated on clean training clips)")
+        key = (parent["run_id"], split.name, stream, bn)
         if key not in self._features:
-            encoder = freeze(self.encoder(cfg, parent))
+            encoder = self.encoder(cfg, parent)
+            if bn == "precise":
+                estimate_bn_statistics(encoder, split.x_train, stream, parent["seed"])
+            freeze(encoder)
             self._features[key] = (extract(encoder, split.x_train, stream),
                                    extract(encoder, split.x_test, stream))
         return self._features[key]
@@ -256,14 +269,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def plan(cells: list[dict], seeds: list[int], protocols: list[str], results_dir: Path) -> list:
-    """(cfg, seed, protocol, 'done' | 'to do') for every run of a grid, in run order."""
+def plan(jobs: list[tuple[dict, list, list]], results_dir: Path) -> list:
+    """(cfg, seed, protocol, 'done' | 'to do') for every run of ``jobs`` ((cfg, seeds,
+    protocols) each), in run order."""
     done = {(r["kind"], r["config_hash"], r["seed"]) for _, r, _ in R.iter_records(results_dir)
             if r and r["status"] == "done"}            # the records are read once
     return [(cfg, seed, protocol,
              "done" if (protocol, protocol_hash(protocol_config(cfg, protocol), protocol), seed)
              in done else "to do")
-            for cfg in cells for seed in seeds for protocol in protocols]
+            for cfg, seeds, protocols in jobs for seed in seeds for protocol in protocols]
 
 
 def init_plan(cfg: dict) -> dict | None:

@@ -87,8 +87,8 @@ def list_cmd(kind, pattern, plugins):
               help="Recipe name(s) from methods/, comma-separated.")
 @click.option("--protocol", "protocols", default="linear", show_default=True,
               help="Protocol(s), comma-separated.")
-@click.option("--dataset", "datasets", default="synth-xsub", show_default=True,
-              help="Split(s) or dataset(s), comma-separated.")
+@click.option("--dataset", "datasets", default="quick-xsub", show_default=True,
+              help="Split(s) or dataset(s), comma-separated (default: the quick start's).")
 @click.option("--backbone", "backbones", default=None,
               help="Backbone(s), comma-separated (default: the recipe's).")
 @click.option("--stream", "streams", default="joint", show_default=True,
@@ -106,9 +106,16 @@ def list_cmd(kind, pattern, plugins):
 @click.option("--show-config", is_flag=True, help="With --dry-run: print each resolved config.")
 @click.option("--sync-bn", is_flag=True,
               help="Under torchrun on GPUs: batch-norm statistics over the global batch.")
+@click.option("--suite", default=None, metavar="NAME",
+              help="Run a reference suite (results/NAME/suite.yaml, e.g. embedded) instead of "
+                   "--method/--dataset/--seeds/--protocol; its records go to results/NAME/.")
+@click.option("--full", is_flag=True,
+              help="With --suite: the recipes' own schedules and the suite's full backbone (the "
+                   "papers' regime; hours on a GPU); records go to results/NAME-full/.")
 @plugin_option
-def run(methods, protocols, datasets, backbones, streams, seeds, overrides, device, results_dir,
-        resume, dry_run, show_config, sync_bn, plugins):
+@click.pass_context
+def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides, device,
+        results_dir, resume, dry_run, show_config, sync_bn, suite, full, plugins):
     """Pretrain (or reuse a pretraining) and run protocols; print the results.
 
     Under torchrun (WORLD_SIZE set) the same command runs data-parallel over the ranks."""
@@ -118,24 +125,42 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
     import yaml
 
     from . import config as C
-    try:
-        seed_list = [int(s) for s in _split_list(seeds)]
-    except ValueError:
-        raise click.BadParameter(f"{seeds!r}: expected integers such as 0,1,2", param_hint="--seeds")
-    cells = []
-    for method, dataset, backbone, stream in itertools.product(
-            _split_list(methods), _split_list(datasets),
-            _split_list(backbones) if backbones else [None], _split_list(streams)):
-        cfg = C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides)
-        cells.append(cfg)
-    plist = _split_list(protocols)
     from .registry import PROTOCOLS
-    for name in plist:
-        PROTOCOLS.get(name)
+    if suite:
+        from click.core import ParameterSource
+
+        from .suite import cells as suite_cells
+        from .suite import load_suite
+        given = [f"--{p.replace('_', '-')}" for p in ("methods", "protocols", "datasets", "backbones",
+                                                        "streams", "seeds", "overrides")
+                 if ctx.get_parameter_source(p) != ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--suite runs the grid of its file; leave out {', '.join(given)}")
+        spec = load_suite(suite)
+        jobs = suite_cells(spec, full)
+        results_dir = results_dir or spec.results_dir(full)
+    elif full:
+        raise click.UsageError("--full goes with --suite NAME")
+    else:
+        try:
+            seed_list = [int(s) for s in _split_list(seeds)]
+        except ValueError:
+            raise click.BadParameter(f"{seeds!r}: expected integers such as 0,1,2",
+                                     param_hint="--seeds")
+        plist = _split_list(protocols)
+        jobs = [(C.resolve(method, dataset, backbone=backbone, stream=stream, overrides=overrides),
+                 seed_list, plist)
+                for method, dataset, backbone, stream in itertools.product(
+                    _split_list(methods), _split_list(datasets),
+                    _split_list(backbones) if backbones else [None], _split_list(streams))]
+    for _, _, plist in jobs:
+        for name in plist:
+            PROTOCOLS.get(name)
+    cells = [cfg for cfg, _, _ in jobs]
     if dry_run:
         from .api import plan
         from .config import default_results_dir
-        rows = plan(cells, seed_list, plist, results_dir or default_results_dir())
+        rows = plan(jobs, results_dir or default_results_dir())
         for cfg, seed, protocol, state in rows:
             click.echo(f"{state:<7} {protocol:<18} {cfg['method']:<20} {cfg['data']['split']:<14} "
                        f"{cfg['data']['stream']:<7} {cfg['backbone']['name']:<12} seed {seed}")
@@ -172,12 +197,40 @@ def run(methods, protocols, datasets, backbones, streams, seeds, overrides, devi
     runner = Runner(results_dir or default_results_dir(), dev, resume=resume,
                     log=lambda m: console.print(f"[dim]{m}[/dim]"),
                     progress=progress if dist.is_main() else None, sync_bn=sync_bn)
+    floors = []
     with progress:
-        for cfg in cells:
+        for cfg, seed_list, plist in jobs:
             for seed in seed_list:
-                for record in runner.run(cfg, seed, plist):
+                records = runner.run(cfg, seed, plist)
+                for record in records:
                     progress.console.print(f"{summary(record)}  -> {record['run_id']}")
+                if cfg["data"]["dataset"] == "quick" and "linear" in plist \
+                        and cfg["class"] != "random-init":
+                    # The quick start prints the untrained encoder's top-1 on the same seed
+                    # beside the method's: it costs a BN pass and a linear head.
+                    floor = C.resolve("random-init", cfg["data"]["split"], stream=cfg["data"]["stream"],
+                                      backbone=cfg["backbone"]["name"])
+                    own = records[plist.index("linear")]["metrics"]["top1"]
+                    floors.append((cfg, seed, own, runner.run(floor, seed, ["linear"])[0]))
+    for cfg, seed, own, record in floors:
+        click.echo(f"{cfg['method']} seed {seed}: linear top-1 {own:.2f}; the untrained encoder "
+                   f"(random-init, same seed and backbone): {record['metrics']['top1']:.2f}")
+    if any(cfg["data"]["dataset"] == "quick" for cfg in cells):
+        click.echo("The quick start ranks nothing. Methods are compared on the reference benchmark: "
+                   "results/LEADERBOARD.md, or run it with `skelbench run --suite embedded` "
+                   f"(~{SUITE_HOURS} h on two CPU cores, minutes on a GPU; docs/results.md).")
+    if suite:
+        from .results import iter_records
+        from .suite import time_shares
+        shares = time_shares([r for _, r, _ in iter_records(runner.results_dir) if r])
+        total = sum(shares.values())
+        click.echo(f"suite {suite}: {total / 3600:.2f} h of recorded run time; "
+                   + ", ".join(f"{m} {s / 3600:.2f} h ({100 * s / max(total, 1):.0f} %)"
+                               for m, s in sorted(shares.items(), key=lambda kv: -kv[1])))
     dist.close()
+
+
+SUITE_HOURS = 4   # the embedded suite's measured wall time on two CPU cores (docs/results.md)
 
 
 def _with_defaults(add_task):
@@ -308,7 +361,7 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
 @click.option("--method", "methods", default="skeletonclr", show_default=True,
               help="Recipe name(s), comma-separated.")
 @click.option("--backbone", "backbones", default=None, help="Backbone(s), comma-separated.")
-@click.option("--dataset", default="synth-xsub", show_default=True, help="Split whose data is used.")
+@click.option("--dataset", default="synth-xsub", show_default=True, help="Split whose data is used (default: the reference set).")
 @click.option("--stream", default="joint", show_default=True)
 @click.option("--steps", type=int, default=20, show_default=True, help="Timed steps (after warm-up).")
 @click.option("--warmup", type=int, default=3, show_default=True)

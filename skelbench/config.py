@@ -102,7 +102,7 @@ def load_recipe(name: str, root: Path | None = None, _seen: tuple = ()) -> dict:
 # schedule) may set: a misspelt key is an error, not a silently ignored setting.
 SCHEDULE_KEYS = {"optimizer", "lr", "momentum", "weight_decay", "nesterov", "betas", "epochs",
                  "warmup_epochs", "lr_schedule", "lr_steps", "lr_gamma", "batch_size", "amp"}
-PROTOCOL_SECTIONS = ("retrieval", "calibration", "finetune", "semi", "transfer")
+PROTOCOL_SECTIONS = ("features", "retrieval", "calibration", "finetune", "semi", "transfer")
 RECIPE_KEYS = {"class", "description", "args", "backbone", "pretrain", "linear", "init",
                "backbones", "speed", "alias", *PROTOCOL_SECTIONS}
 CARD_SCHEDULE_KEYS = {"backbone", "args", "pretrain", "linear", "classes", "backbones", "speed",
@@ -224,8 +224,10 @@ def config_hash(cfg: dict) -> str:
 
 
 def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = None,
-            stream: str = "joint", overrides: list[str] = (), root: Path | None = None) -> dict:
-    """The full config of one (method, dataset/split, backbone, stream) cell, without seed."""
+            stream: str = "joint", overrides: list[str] = (), root: Path | None = None,
+            skip_missing: bool = False) -> dict:
+    """The full config of one (method, dataset/split, backbone, stream) cell, without seed.
+    ``skip_missing``: an override whose key the config lacks is left out, not an error."""
     from .methods import accepted_args
     from .registry import METHODS
 
@@ -234,7 +236,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     recipe = load_recipe(method, root)
     if recipe.get("alias"):         # the same runs as the recipe it names
         return resolve(recipe["alias"], dataset, backbone=backbone, stream=stream,
-                       overrides=overrides, root=root)
+                       overrides=overrides, root=root, skip_missing=skip_missing)
     card_name, split = resolve_dataset(dataset, root)
     card = load_card(card_name, root)
     cls = METHODS.get(recipe["class"])
@@ -262,6 +264,8 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # The backbone: --backbone, else the card's (the embedded set's CPU schedule swaps it),
     # else the recipe's.
     spec = {"name": backbone} if backbone else dict(schedule.get("backbone") or recipe["backbone"])
+    if getattr(cls, "backbone", None):      # a class that is its own encoder (raw coordinates)
+        spec = {"name": cls.backbone}
     cfg = {"method": method, "class": recipe["class"], "args": args, "backbone": spec,
            "data": data_section(split, stream, root)}
     # Every schedule section, lowest precedence first: protocol defaults, the recipe, the
@@ -286,7 +290,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         params = backbone_parameters(spec["name"])
         if len(path) == 2 and path[0] == "backbone" and path[1] not in spec and path[1] in params:
             spec[path[1]] = params[path[1]]
-    cfg = apply_overrides(cfg, list(overrides))
+    cfg = apply_overrides(cfg, list(overrides), skip_missing)
     if recipe.get("init"):
         # The pretraining this one starts from: the init recipe on the same split, stream and
         # backbone, with the overrides that exist in it. Its whole config enters this hash.
@@ -316,6 +320,10 @@ def _fingerprint(card: dict) -> str:
 
 
 def pretrain_section(cfg: dict) -> dict:
-    """The part of a config that determines the pretrained encoder."""
-    return {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain", "init")
-            if k in cfg}
+    """The part of a config that determines the pretrained encoder (a two-phase method's:
+    its parent's too, not the parent's evaluation settings)."""
+    out = {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain")
+           if k in cfg}
+    if cfg.get("init"):
+        out["init"] = pretrain_section(cfg["init"])
+    return out

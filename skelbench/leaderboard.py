@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .results import atomic_write_text, is_stale, iter_records
+from .results import atomic_write_text, is_stale, iter_records, record_roots
 
 # What a protocol's columns show unless --metric asks otherwise.
 HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",), "calibration": ("ece", "aece"),
@@ -43,7 +43,8 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     are separate entries: column ``variant`` names what differs, e.g. ``pretrain.epochs=45``.
     """
     rows, schedules, notices = [], [], []
-    for path, rec, error in iter_records(results_dir):
+    records = (item for root in record_roots(results_dir) for item in iter_records(root))
+    for path, rec, error in records:
         if rec is None:
             notices.append(f"unreadable record {path}: {error}")
             continue
@@ -81,9 +82,10 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     return frame[frame["config_hash"] == newest], notices
 
 
-# The parts of a config whose differences make two pretrainings of one method separate entries
-# (the parent of a two-phase method follows its child's settings, so `init` would repeat them).
-VARIANT_SECTIONS = ("args", "backbone", "pretrain")
+# The parts of a config whose differences make separate entries of one method: its pretraining,
+# and how its frozen features are taken (the parent of a two-phase method follows its child's
+# settings, so `init` would repeat them).
+VARIANT_SECTIONS = ("args", "backbone", "pretrain", "features")
 
 
 def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:

@@ -165,6 +165,14 @@ def iter_records(results_dir: Path) -> Iterator[tuple[Path, dict | None, str | N
             yield path, None, f"{type(e).__name__}: {e}"
 
 
+def record_roots(results_dir: Path) -> list[Path]:
+    """``results_dir`` and each folder in it with runs of its own (a suite's, results/embedded/):
+    what ``skelbench compare`` reads."""
+    results_dir = Path(results_dir)
+    nested = sorted(p.parent for p in results_dir.glob("*/runs") if p.is_dir())
+    return [results_dir, *nested]
+
+
 def find_done(results_dir: Path, kind: str, config_hash: str, seed: int) -> dict | None:
     """The newest finished record of this kind, config and seed, if any."""
     best = None

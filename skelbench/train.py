@@ -168,6 +168,11 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         model = torch.nn.parallel.DistributedDataParallel(
             method, device_ids=[device.index] if device.type == "cuda" else None,
             **dist.no_buffer_sync())
+    if not method.pretrains:   # the untrained floor: BN statistics of the training clips only
+        estimate_bn_statistics(method.encoder, split.x_train, method.stream, seed)
+        if dist.is_main():
+            save_checkpoint(checkpoint, {"method": method.state_dict(), "epoch": 0})
+        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "history": {}}
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec, fused=bool(speed and speed["fused_optimizer"]))
     scheduler = build_scheduler(optimizer, spec, max(steps_per_epoch, 1))
@@ -192,10 +197,6 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng,
                 **({"rng_ranks": ranks} if world > 1 else {}), "history": history})
 
-    if not method.pretrains:
-        estimate_bn_statistics(method.encoder, split.x_train, method.stream)
-        save(0)
-        return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "history": {}}
     use_amp = spec.get("amp", True)
     method.train()
     step_times = []
@@ -241,8 +242,9 @@ def encoder_state(checkpoint: Path, device: torch.device | str = "cpu") -> dict:
 
 @torch.no_grad()
 def estimate_bn_statistics(encoder: torch.nn.Module, x: torch.Tensor, stream: str,
-                           batch_size: int = 256) -> None:
-    """Set BN running statistics to their exact average over ``x`` (no labels, no gradient).
+                           seed: int = 0, batch_size: int = 256) -> None:
+    """Set BN running statistics to their exact average over ``x`` (no labels, no gradient),
+    in shuffled batches: a batch of one class would understate the variance ("precise BN").
 
     An untrained encoder keeps BN's initial statistics (mean 0, var 1) in eval mode, and with
     the papers' N(0, 0.02) weights its features then shrink to ~1e-8: a linear head sees noise.
@@ -257,7 +259,8 @@ def estimate_bn_statistics(encoder: torch.nn.Module, x: torch.Tensor, stream: st
     for m in encoder.modules():
         if isinstance(m, torch.nn.Dropout):
             m.eval()                # statistics as the frozen encoder will see its inputs
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
     for i in range(0, len(x), batch_size):
-        encoder(to_stream(x[i:i + batch_size], stream))
+        encoder(to_stream(x[order[i:i + batch_size]], stream))
     for bn in bns:
         bn.momentum = 0.1

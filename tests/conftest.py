@@ -37,6 +37,8 @@ def project(tmp_path, monkeypatch):
     shutil.copytree(REPO / "methods", tmp_path / "methods")
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / "synth.yaml").write_text(yaml.safe_dump(TINY_CARD))
+    quick = {**TINY_CARD, "name": "quick", "splits": {"quick-xsub": TINY_CARD["splits"]["synth-xsub"]}}
+    (tmp_path / "datasets" / "quick.yaml").write_text(yaml.safe_dump(quick))
     (tmp_path / "datasets" / "synthb.yaml").write_text(yaml.safe_dump(TINY_B))
     monkeypatch.setenv("SKELBENCH_ROOT", str(tmp_path))
     return tmp_path

@@ -93,7 +93,7 @@ def test_curriculum_thins_the_sets_by_epoch():
 
 def test_actclr_starts_from_an_aimclr_pretraining(project, tmp_path):
     results = tmp_path / "results"
-    args = ["run", "--method", "actclr", "--results-dir", str(results), "--set", "pretrain.batch_size=16"]
+    args = ["run", "--dataset", "synth-xsub", "--method", "actclr", "--results-dir", str(results), "--set", "pretrain.batch_size=16"]
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 0, out.output
     records = [json.loads(p.read_text()) for p in results.glob("runs/*/record.json")]

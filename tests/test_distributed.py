@@ -35,7 +35,7 @@ def torchrun(project, results, *args):
     env = {**os.environ, "DUMP_DIR": str(project), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "skelbench", "run", "--results-dir", str(results), "--device", "cpu", *args],
+         "-m", "skelbench", "run", "--dataset", "synth-xsub", "--results-dir", str(results), "--device", "cpu", *args],
         env=env, capture_output=True, text=True, timeout=300)
 
 

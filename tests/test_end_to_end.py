@@ -14,7 +14,7 @@ def records(project, kind=None):
 
 def test_run_writes_records_and_reuses_the_pretraining(project):
     runner = CliRunner()
-    res = runner.invoke(main, ["run", "--method", "skeletonclr", "--protocol", "linear",
+    res = runner.invoke(main, ["run", "--dataset", "synth-xsub", "--method", "skeletonclr", "--protocol", "linear",
                                "--seeds", "0,1"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "top1" in res.output
@@ -32,7 +32,7 @@ def test_run_writes_records_and_reuses_the_pretraining(project):
     assert (project / "results" / "runs" / rec["parent_run_id"] / "checkpoint.pt").is_file()
 
     # A changed linear schedule reuses the pretraining: no new pretrain record.
-    res = runner.invoke(main, ["run", "--method", "skeletonclr", "--seeds", "0", "--set",
+    res = runner.invoke(main, ["run", "--dataset", "synth-xsub", "--method", "skeletonclr", "--seeds", "0", "--set",
                                "linear.epochs=2"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "reusing pretraining" in res.output
@@ -48,7 +48,7 @@ def test_run_writes_records_and_reuses_the_pretraining(project):
 
 def test_random_init_and_list(project):
     runner = CliRunner()
-    res = runner.invoke(main, ["run", "--method", "random-init"], catch_exceptions=False)
+    res = runner.invoke(main, ["run", "--dataset", "synth-xsub", "--method", "random-init"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     pre = records(project, "pretrain")[0]
     assert pre["throughput"]["epochs_run"] == 0
@@ -61,14 +61,14 @@ def test_random_init_and_list(project):
 
 
 def test_the_default_run_is_tranclr_linear(project):
-    res = CliRunner().invoke(main, ["run", "--dry-run"], catch_exceptions=False)
+    res = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--dry-run"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     plan = [line.split() for line in res.output.splitlines() if line.startswith("to do")]
     assert [(row[2], row[3]) for row in plan] == [("linear", "tranclr")]
 
 
 def test_user_errors_are_one_line(project):
-    res = CliRunner().invoke(main, ["run", "--method", "skeletonclrr"])
+    res = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--method", "skeletonclrr"])
     assert res.exit_code != 0 and "did you mean skeletonclr" in res.output
     assert "Traceback" not in res.output
 
@@ -83,7 +83,7 @@ def test_plugin_method_runs_end_to_end(project, tmp_path):
         "    '''An outside method.'''\n")
     recipe = (project / "methods" / "random-init.yaml").read_text()
     (project / "methods" / "e2e-floor.yaml").write_text(recipe.replace("class: random-init", "class: e2e-floor"))
-    res = CliRunner().invoke(main, ["run", "--plugin", str(plugin), "--method", "e2e-floor"],
+    res = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--plugin", str(plugin), "--method", "e2e-floor"],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert records(project, "linear")[0]["method"] == "e2e-floor"

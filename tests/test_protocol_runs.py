@@ -21,7 +21,7 @@ def invoke(*args):
 
 
 def test_frozen_protocols_pretrain_once_and_calibration_reads_the_linear_logits(project):
-    invoke("run", "--method", "random-init", "--protocol", "linear,retrieval,calibration")
+    invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "linear,retrieval,calibration")
     assert len(records(project, "pretrain")) == 1
     (lin,), (ret,), (cal,) = (records(project, k) for k in ("linear", "retrieval", "calibration"))
     assert {"knn1", "knn20", "map"} <= set(ret["metrics"])
@@ -35,16 +35,16 @@ def test_frozen_protocols_pretrain_once_and_calibration_reads_the_linear_logits(
     assert cal["metrics"]["ece"] == pytest.approx(100 * ece)
 
     # Asking for calibration alone again finds everything done; the plan says so too.
-    out = invoke("run", "--method", "random-init", "--protocol", "calibration")
+    out = invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "calibration")
     assert "already done" in out and len(records(project)) == 4
-    plan = invoke("run", "--method", "random-init,skeletonclr", "--protocol", "linear,calibration",
+    plan = invoke("run", "--dataset", "synth-xsub", "--method", "random-init,skeletonclr", "--protocol", "linear,calibration",
                   "--dry-run")
     states = [line.split("  ")[0] for line in plan.splitlines() if not line.startswith("#")]
     assert states == ["done", "done", "to do", "to do"] and "4 runs, 2 to do" in plan
 
 
 def test_three_streams_form_an_ensemble_row(project):
-    invoke("run", "--method", "random-init", "--stream", "joint,motion,bone",
+    invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--stream", "joint,motion,bone",
            "--protocol", "linear,calibration")
     out = invoke("compare", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -61,7 +61,7 @@ def test_three_streams_form_an_ensemble_row(project):
 
 
 def test_finetune_semi_and_transfer_records(project):
-    invoke("run", "--method", "random-init",
+    invoke("run", "--dataset", "synth-xsub", "--method", "random-init",
            "--protocol", "finetune,semi-10,transfer-linear,transfer-finetune")
     (semi,) = records(project, "semi-10")
     assert semi["subset"]["seed"] == 0 and semi["subset"]["fraction"] == 0.1
@@ -78,7 +78,7 @@ def test_finetune_semi_and_transfer_records(project):
 
 
 def test_transfer_needs_a_target(project):
-    res = CliRunner().invoke(main, ["run", "--method", "random-init", "--protocol",
+    res = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol",
                                     "transfer-linear", "--set", "transfer.target=null"])
     assert res.exit_code != 0 and "transfer needs a target split" in res.output
 
@@ -96,7 +96,7 @@ def test_compare_paper_rows_latex_and_leaderboard(project):
     (project / "results" / "reference.yaml").write_text(
         "rows:\n  - {method: skeletonclr, protocol: linear, metric: top1_best,\n"
         "     values: {ntu60-xsub: 68.3}, source: CrosSCLR README}\n")
-    invoke("run", "--method", "random-init", "--protocol", "linear")
+    invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "linear")
     out = invoke("compare", "--paper", "--format", "latex", "--write")
     assert r"\begin{tabular}" in out and "skeletonclr (paper) & stgcn & 68.3" in out
     assert r"top1\_best$^\dagger$" in out and "% skeletonclr (paper) joint linear: CrosSCLR README" in out
@@ -107,7 +107,7 @@ def test_compare_paper_rows_latex_and_leaderboard(project):
 
 
 def test_reliability_png(project):
-    invoke("run", "--method", "random-init", "--protocol", "calibration", "--seeds", "0,1")
+    invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "calibration", "--seeds", "0,1")
     out = invoke("plot", "reliability")
     path = project / "results" / "reliability-synth-xsub.png"
     assert str(path) in out and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,20 +25,45 @@ def test_two_person_classes_have_a_second_body_and_others_do_not():
     present = np.abs(data[..., 1]).sum(axis=(1, 2, 3)) > 0
     two = np.array([synth.CLASSES[c].two_person for c in meta["label"]])
     assert two.any() and (present == two).all()
-    assert len(synth.CLASSES) >= 20
+    assert len(synth.CLASSES) == 22
 
 
-def test_origin_is_spine_base_of_first_frame():
+def test_clips_come_out_of_the_papers_preprocessing():
+    """Raw camera-space clips through skelbench.data.preprocess: every present body centred on
+    its spine shoulder in every frame, the shoulder line turned onto x (no depth component)."""
+    from skelbench.skeleton import J
     data, _ = synth.generate(small())
-    np.testing.assert_allclose(data[:, :, 0, 0, 0], 0, atol=1e-6)
-    # Heights are human: head above spine base by roughly 0.5-0.9 m in the first frame
-    # (cameras pitch a little, so allow a margin).
-    head = data[:, 1, 0, 3, 0]
-    assert 0.3 < np.median(head) < 1.0
+    np.testing.assert_allclose(data[:, :, :, J["spine_shoulder"], 0], 0, atol=1e-5)
+    shoulders = data[:, :, :, J["right_shoulder"], 0] - data[:, :, :, J["left_shoulder"], 0]
+    # (Up to the original's one sign per body: a frame turned the other way keeps some depth.)
+    assert np.median(np.abs(shoulders[:, 2])) < 1e-2 < np.median(np.abs(shoulders[:, 0]))
+    # Heights are human: the spine base 0.3-0.7 m below the spine shoulder.
+    assert 0.3 < -np.median(data[:, 1, :, J["spine_base"], 0]) < 0.7
 
 
-def test_resize_time_is_linear_interpolation():
-    x = np.arange(10, dtype=float)[None, :, None].repeat(2, 0)
-    out = synth._resize_time(x, np.array([10, 4]), 7)
-    np.testing.assert_allclose(out[0, :, 0], np.linspace(0, 9, 7))
-    np.testing.assert_allclose(out[1, :, 0], np.linspace(0, 3, 7))
+def test_raw_clips_are_in_camera_space_before_preprocessing(monkeypatch):
+    """What the preprocessing receives: metres in front of a Kinect, zero after the clip."""
+    from skelbench.data import preprocess
+    seen = []
+    real = preprocess.ssl_preprocess
+    monkeypatch.setattr(preprocess, "ssl_preprocess", lambda x, f: seen.append(x) or real(x, f))
+    _, meta = synth.generate(small())
+    depth = np.array([clip[0, 0, :, 2].mean() for clip in seen])
+    assert (depth > 2.0).all() and (depth < 4.0).all()
+    for clip, length in zip(seen[:20], meta["length"]):
+        assert (clip[length:] == 0).all() and (clip[:length, 0] != 0).all()
+
+
+def test_no_class_is_the_mirror_image_of_another():
+    """NTU has no left/right class pairs, and AimCLR's and ActCLR's flip would merge them."""
+    names = set(synth.CLASS_NAMES)
+    for name in names:
+        for a, b in (("left", "right"), ("right", "left")):
+            assert name.replace(a, b) == name or name.replace(a, b) not in names, name
+
+
+def test_nuisance_settings_change_the_data():
+    base, _ = synth.generate(small())
+    styled, _ = synth.generate(small(style=10.0))
+    shifted, _ = synth.generate(small(onset=(0.0, 0.4), offset=(0.6, 1.0)))
+    assert not np.allclose(base, styled) and not np.allclose(base, shifted)

@@ -90,7 +90,7 @@ def test_run_records_what_init_carried(project, tmp_path, monkeypatch):
 
     monkeypatch.setattr(api, "pretrain", spy)
     results = tmp_path / "results"
-    out = CliRunner().invoke(main, ["run", "--method", "tranclr", "--results-dir", str(results),
+    out = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--method", "tranclr", "--results-dir", str(results),
                                     "--set", "pretrain.batch_size=16"])
     assert out.exit_code == 0, out.output
     records = [json.loads(p.read_text()) for p in results.glob("runs/*/record.json")]
@@ -113,12 +113,12 @@ def test_run_records_what_init_carried(project, tmp_path, monkeypatch):
 
 
 def test_show_config_names_the_parent_and_what_it_carries(project):
-    out = CliRunner().invoke(main, ["run", "--method", "tranclr", "--dry-run", "--show-config"])
+    out = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--method", "tranclr", "--dry-run", "--show-config"])
     assert out.exit_code == 0, out.output
     assert ("starts from aimclr (pretrain hash " in out.output and "carries encoder, projector, "
             "key_encoder <- encoder, key_projector <- projector; fresh: queue, queue_ptr" in out.output)
     assert "init:\n  method: aimclr" in out.output
-    scratch = CliRunner().invoke(main, ["run", "--method", "tranclr-scratch", "--dry-run",
+    scratch = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--method", "tranclr-scratch", "--dry-run",
                                         "--show-config"])
     assert "starts from" not in scratch.output and "\ninit:" not in scratch.output
 
@@ -253,7 +253,7 @@ def test_table_commands_print_the_paper_layout_with_measured_rows(project, tmp_p
                               "--results-dir", str(results)])
     assert empty.exit_code == 0, empty.output
     assert "| tranclr-base" in empty.output and "77.4" in empty.output
-    out = cli.invoke(main, ["run", "--method", "tranclr-base,tranclr-global-only",
+    out = cli.invoke(main, ["run", "--dataset", "synth-xsub", "--method", "tranclr-base,tranclr-global-only",
                             "--results-dir", str(results), "--set", "pretrain.batch_size=16"])
     assert out.exit_code == 0, out.output
     md = cli.invoke(main, ["compare", "--table", "tranclr-anchors", "--format", "md",

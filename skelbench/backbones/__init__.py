@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from ..registry import BACKBONES, did_you_mean
-from . import stgcn  # noqa: F401  (registers the ST-GCN backbones)
+from . import raw, stgcn  # noqa: F401  (register the raw-coordinate and ST-GCN backbones)
 
 # Optimiser settings that suit a Transformer (MAMP's pretraining: AdamW, betas (0.9, 0.95),
 # wd 0.05, linear warm-up then cosine). They replace the method recipe's ST-GCN settings when

@@ -24,7 +24,7 @@ class SynthDataset:
                              f"{sorted(unknown)}; known: {sorted(fields - {'frames'})}")
         if "cameras" in gen:
             gen["cameras"] = tuple(gen["cameras"])
-        for key in ("raw_length", "classes"):
+        for key in ("raw_length", "onset", "offset", "classes"):
             if gen.get(key) is not None:
                 gen[key] = tuple(gen[key])
         return synth.SynthConfig(frames=card.get("frames", 50), **gen)

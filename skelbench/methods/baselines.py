@@ -17,6 +17,15 @@ class RandomInit(Method):
     pretrains = False
 
 
+@METHODS.register("raw-coordinates")
+class RawCoordinates(RandomInit):
+    """No encoder: the preprocessed joint coordinates themselves (backbone ``raw``, whatever the
+    card or --backbone say). With the retrieval protocol: the 1-NN baseline a trained encoder
+    must beat."""
+
+    backbone = "raw"
+
+
 @METHODS.register("supervised")
 class Supervised(Method):
     """Encoder + linear classifier trained with cross-entropy on the training labels: the

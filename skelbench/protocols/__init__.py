@@ -12,6 +12,10 @@ from ..registry import PROTOCOLS
 # Defaults of the protocol sections of every config; a recipe, then a dataset card's schedule,
 # then --set, override them (the linear section lives in each recipe, as the papers differ).
 DEFAULTS = {
+    # BN statistics of a frozen encoder: ``running`` keeps the estimate training left (what the
+    # papers evaluate); ``precise`` re-estimates them on the clean, shuffled training clips of
+    # the evaluated split, for every encoder alike (docs/protocols.md).
+    "features": {"bn": "running"},
     "retrieval": {"k": 20, "temperature": 0.1},
     "calibration": {"n_bins": 15},
     # ActCLR's finetune settings (the AimCLR repository has none): all layers, no augmentation.
@@ -24,10 +28,12 @@ DEFAULTS = {
 }
 
 
-def protocol(name: str, *sections: str):
-    """Register ``fn`` as protocol ``name``, depending on config ``sections``."""
+def protocol(name: str, *sections: str, needs_encoder: bool = True):
+    """Register ``fn`` as protocol ``name``, depending on config ``sections``; ``needs_encoder``:
+    it reads the pretrained encoder (not only other records)."""
     def wrap(fn):
         fn.sections = sections
+        fn.needs_encoder = needs_encoder
         return PROTOCOLS.register(name)(fn)
     return wrap
 

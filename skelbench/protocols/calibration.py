@@ -18,7 +18,7 @@ def report_from_logits(logits: torch.Tensor, labels: torch.Tensor, n_bins: int) 
     return {"metrics": metrics, "bins": rep["bins"]}
 
 
-@protocol("calibration", "linear", "calibration")
+@protocol("calibration", "features", "linear", "calibration", needs_encoder=False)
 def calibration(ctx) -> dict:
     """ECE / AECE (15 bins, x100), MCE, NLL and Brier of the linear run's test softmax."""
     linear = ctx.requires("linear")

@@ -81,7 +81,7 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
     return {"metrics": metrics, "history": history, "logits": logits}
 
 
-@protocol("linear", "linear")
+@protocol("linear", "features", "linear")
 def linear(ctx) -> dict:
     """Linear head on frozen features; top-1/top-5 of the last epoch (best-on-test kept apart)."""
     split = ctx.eval_split()
@@ -94,7 +94,7 @@ def linear(ctx) -> dict:
             "selection": "last"}
 
 
-@protocol("transfer-linear", "transfer", "linear")
+@protocol("transfer-linear", "transfer", "features", "linear")
 def transfer_linear(ctx) -> dict:
     """Linear evaluation on the transfer target split with the source-pretrained, frozen encoder."""
     return linear(ctx)   # the context's evaluation split is the target

@@ -5,7 +5,7 @@ from ..metrics import retrieval as knn
 from . import protocol
 
 
-@protocol("retrieval", "retrieval")
+@protocol("retrieval", "features", "retrieval")
 def retrieval(ctx) -> dict:
     """kNN-1 top-1 (cosine) on pooled backbone features; weighted kNN-k and mAP beside it."""
     split = ctx.eval_split()
