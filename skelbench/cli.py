@@ -230,7 +230,7 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     dist.close()
 
 
-SUITE_HOURS = 4   # the embedded suite's measured wall time on two CPU cores (docs/results.md)
+SUITE_HOURS = 11  # the embedded suite on two CPU cores, from its step times (docs/results.md)
 
 
 def _with_defaults(add_task):
