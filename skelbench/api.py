@@ -25,7 +25,12 @@ from .train import encoder_state, estimate_bn_statistics, load_checkpoint, pretr
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise C.ConfigError(f"--device {name}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise C.ConfigError(f"--device {name}: skelbench runs on cpu or cuda (auto picks)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise C.ConfigError("--device cuda asked for, but torch sees no CUDA device")
     return device
@@ -81,7 +86,8 @@ class Runner:
         previous = R.find_resumable(self.results_dir, digest, seed) if self.resume else None
         if previous is not None:
             record = R.Record(self.results_dir / "runs" / previous["run_id"], previous)
-            record.update(status="running", pid=os.getpid(), host=socket.gethostname(), speed=settings)
+            record.update(status="running", pid=os.getpid(), host=socket.gethostname(), speed=settings,
+                          error=None, resumed_after=previous.get("error"))
             record.save()
             self.log(f"resuming pretraining {record['run_id']}")
         else:

@@ -150,6 +150,7 @@ def amp_agreement(cfg: dict, device: torch.device, steps: int = 300, batch_size:
     autocast, and compare the two loss curves: the largest and the mean relative gap between their
     ``window``-step running means. The runs part ways step by step (rounding), so the curves, not
     single steps, are what must agree."""
+    window = min(window, steps)         # a short check compares shorter running means
     split = load_split(cfg["data"]["split"], cfg["data"]["dataset"], device)
     spec = dict(cfg["pretrain"])
     batch = int(batch_size or spec["batch_size"])

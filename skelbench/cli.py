@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -34,12 +35,18 @@ class FriendlyErrors(click.Group):
     def invoke(self, ctx):
         from .config import ConfigError
         from .registry import RegistryError
+        from .errors import CheckpointError, NonFiniteLoss
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: the record says so and a pretraining keeps its last epoch's "
+                       "checkpoint; the same command resumes it (--no-resume starts over)", err=True)
+            sys.exit(130)
         except (ConfigError, RegistryError, FileNotFoundError) as e:
             raise click.ClickException(str(e)) from None
         except Exception as e:
-            from .train import CheckpointError, NonFiniteLoss
             if isinstance(e, (NonFiniteLoss, CheckpointError, ValueError)):
                 raise click.ClickException(f"{type(e).__name__}: {e}") from None
             raise
@@ -58,9 +65,10 @@ def main():
 def list_cmd(kind, pattern, plugins):
     """List registered methods (recipes), backbones, datasets (splits) or protocols."""
     import fnmatch
-    _load_all(plugins)
     from . import config as C
     from .registry import REGISTRIES
+    if kind != "methods" or plugins:     # recipes are files: listing them needs no torch
+        _load_all(plugins)
     if kind == "methods":
         for name in C.recipe_names():
             if fnmatch.fnmatch(name, pattern):
@@ -109,13 +117,16 @@ def list_cmd(kind, pattern, plugins):
 @click.option("--suite", default=None, metavar="NAME",
               help="Run a reference suite (results/NAME/suite.yaml, e.g. embedded) instead of "
                    "--method/--dataset/--seeds/--protocol; its records go to results/NAME/.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: OMP_NUM_THREADS, else torch's own). On a CPU "
+                   "the count changes the numbers; it is recorded with the run.")
 @click.option("--full", is_flag=True,
               help="With --suite: the recipes' own schedules and the suite's full backbone (the "
                    "papers' regime; hours on a GPU); records go to results/NAME-full/.")
 @plugin_option
 @click.pass_context
 def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides, device,
-        results_dir, resume, dry_run, show_config, sync_bn, suite, full, plugins):
+        results_dir, resume, dry_run, show_config, sync_bn, suite, threads, full, plugins):
     """Pretrain (or reuse a pretraining) and run protocols; print the results.
 
     Under torchrun (WORLD_SIZE set) the same command runs data-parallel over the ranks."""
@@ -182,13 +193,28 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    import os
+
+    import torch
+
     from . import dist
     from .api import Runner, resolve_device
     from .config import default_results_dir
     from .leaderboard import summary
     dev = dist.init(device) or resolve_device(device)
     console = Console(stderr=True, quiet=not dist.is_main())
-    progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
+    console.soft_wrap = not console.is_terminal        # a log file gets whole lines
+    if threads:
+        torch.set_num_threads(threads)
+    from .api import hardware
+    line = f"device: {hardware(dev)['device']}"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if dev.type == "cpu" and load > (os.cpu_count() or 1):
+        line += (f"; load average {load:.1f} on {os.cpu_count()} cores: other jobs share them and "
+                 "every step slows (--threads 1 helps; the thread count is in the record)")
+    console.print(line, highlight=False)
+    progress = LineProgress(console) if not console.is_terminal else Progress(
+                        TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"),
                         BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
                         TextColumn("{task.fields[rate]:.0f} samples/s"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console,
@@ -228,6 +254,42 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
                    + ", ".join(f"{m} {s / 3600:.2f} h ({100 * s / max(total, 1):.0f} %)"
                                for m, s in sorted(shares.items(), key=lambda kv: -kv[1])))
     dist.close()
+
+
+class LineProgress:
+    """Progress where the output is not a terminal (nohup, a cluster job, ``| tee``): one plain
+    line per finished epoch, instead of a bar drawn only at the end."""
+
+    def __init__(self, console):
+        self.console, self.tasks = console, {}
+
+    def add_task(self, description, total=None, **fields):
+        self.tasks[len(self.tasks)] = {"description": description, "total": total, "done": 0,
+                                       "start": time.monotonic(), "fields": dict(fields)}
+        return len(self.tasks) - 1
+
+    def update(self, task, advance=0, **fields):
+        t = self.tasks[task]
+        if t["done"] and fields.get("epoch", t["fields"].get("epoch")) != t["fields"].get("epoch"):
+            self._line(t)                               # the previous epoch has ended
+        t["done"] += advance
+        t["fields"].update(fields)
+        if t["total"] and t["done"] >= t["total"]:
+            self._line(t)
+
+    def _line(self, t):
+        elapsed = time.monotonic() - t["start"]
+        left = elapsed * (t["total"] - t["done"]) / t["done"] if t["total"] else 0
+        f = t["fields"]
+        self.console.print(f"{t['description']} epoch {f.get('epoch', '')}: loss {f.get('loss', 0):.4f}, "
+                           f"{f.get('rate', 0):.0f} samples/s, {elapsed:.0f} s elapsed, "
+                           f"{left:.0f} s left", highlight=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 SUITE_HOURS = 11  # the embedded suite on two CPU cores, from its step times (docs/results.md)
@@ -273,11 +335,24 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
         return
     if not frame.empty and ensemble != "none":
         frame = pd.concat([frame, ensembles(frame, ensemble)], ignore_index=True)
-    for column, wanted in (("method", methods), ("split", datasets), ("kind", protocols)):
+    for column, wanted, option in (("method", methods, "--method"), ("split", datasets, "--dataset"),
+                                   ("kind", protocols, "--protocol")):
         if not frame.empty and wanted:
-            frame = frame[frame[column].isin(_split_list(wanted))]
+            kept = frame[frame[column].isin(_split_list(wanted))]
+            if kept.empty:
+                have = ", ".join(sorted(set(frame[column])))
+                raise click.ClickException(f"no finished results for {option} {wanted}; there are "
+                                           f"results for: {have}")
+            frame = kept
     metric_list = _split_list(metrics) if metrics else None
     agg = aggregate(frame, metric_list)
+    if metric_list and not frame.empty:
+        recorded = {c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics.")
+                    and frame[c].notna().any()}
+        unknown = [m for m in metric_list if m not in recorded]
+        if unknown:
+            raise click.ClickException(f"no results have metric {unknown[0]!r}; recorded metrics: "
+                                       f"{', '.join(sorted(recorded))}")
     sources = []
     if paper:
         ref, sources = paper_rows(project_root() / "results" / "reference.yaml",
@@ -462,6 +537,9 @@ def plot_reliability(runs, datasets, methods, stream, out, results_dir):
     if out is not None and len(splits) > 1:
         raise click.ClickException(f"--out names one file but the records span {len(splits)} "
                                    f"splits ({', '.join(splits)}): pass --dataset")
+    if out is not None and out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)      # a folder: the usual file name inside it
+        out = out / f"reliability-{splits[0]}.png"
     for split in splits:
         panels = {}
         part = frame[frame["split"] == split]

@@ -24,6 +24,9 @@ class ConfigError(ValueError):
     pass
 
 
+STREAMS = ("joint", "motion", "bone")
+
+
 def project_root() -> Path:
     """Where methods/, datasets/ and results/ live.
 
@@ -306,6 +309,9 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
 
 def data_section(split_or_dataset: str, stream: str = "joint", root: Path | None = None) -> dict:
     """The ``data`` section of a config: which prepared data, split and stream."""
+    if stream not in STREAMS:
+        raise ConfigError(f"unknown stream {stream!r}{did_you_mean(stream, STREAMS)} "
+                          f"(streams: {', '.join(STREAMS)})")
     card_name, split = resolve_dataset(split_or_dataset, root)
     card = load_card(card_name, root)
     return {"dataset": card_name, "split": split, "stream": stream,

@@ -112,7 +112,6 @@ def entry(method: str, variant: str = "") -> str:
 def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> pd.DataFrame:
     """J+M+B rows (kinds linear and calibration) from the three streams' linear test logits,
     for every (method, backbone, split, seed) that has all three."""
-    from .metrics import aece, ece
     if frame.empty or "linear" not in set(frame["kind"]):
         return pd.DataFrame()
     weights, space = ENSEMBLES[scheme]
@@ -123,6 +122,7 @@ def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> p
         by_stream = dict(zip(group["stream"], group["run_dir"]))
         if len(by_stream) < 3:
             continue
+        from .metrics import aece, ece      # (torch, imported only when there is an ensemble)
         logits, labels = [], None
         for stream in STREAMS:
             with np.load(Path(by_stream[stream]) / "logits.npz") as f:

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import dist
 
 SCHEMA_VERSION = 1
 
@@ -91,6 +90,7 @@ class Record(dict):
         return self.run_dir / "record.json"
 
     def save(self) -> None:
+        from . import dist          # (torch is imported only where records are written)
         if dist.is_main():          # under torchrun, rank 0 writes; the others keep it in memory
             atomic_write_text(self.path, json.dumps(self, indent=2, default=_json_default) + "\n")
 
@@ -122,6 +122,7 @@ def _json_default(obj):
 
 def start_record(results_dir: Path, *, kind: str, cfg: dict, config_hash: str, seed: int,
                  parent_run_id: str | None = None, **fields: Any) -> Record:
+    from . import dist
     run_id = dist.broadcast_object(new_run_id(kind, cfg["method"], config_hash, seed))
     run_dir = Path(results_dir) / "runs" / run_id
     if dist.is_main():
@@ -181,6 +182,7 @@ def find_done(results_dir: Path, kind: str, config_hash: str, seed: int) -> dict
                 and rec["seed"] == seed and rec["status"] == "done"):
             if best is None or rec["finished_at"] > best["finished_at"]:
                 best = rec
+    from . import dist
     return dist.broadcast_object(best)      # rank 0's view decides for every rank
 
 
@@ -193,4 +195,5 @@ def find_resumable(results_dir: Path, config_hash: str, seed: int) -> dict | Non
                 and (rec["status"] == "failed" or is_stale(rec))):
             if best is None or rec["created_at"] > best["created_at"]:
                 best = rec
+    from . import dist
     return dist.broadcast_object(best)

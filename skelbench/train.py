@@ -21,15 +21,10 @@ import torch
 
 from . import dist
 from .data import Split
+from .errors import CheckpointError, NonFiniteLoss  # noqa: F401  (the CLI catches them)
 from .methods import Method
 
 
-class NonFiniteLoss(RuntimeError):
-    pass
-
-
-class CheckpointError(RuntimeError):
-    pass
 
 
 def build_optimizer(params, spec: dict, fused: bool = False) -> torch.optim.Optimizer:

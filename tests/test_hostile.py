@@ -95,3 +95,55 @@ def test_wrong_type_in_set_names_key_and_type(project):
     with pytest.raises(C.ConfigError, match=r"pretrain.lr.*expected float"):
         C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.lr=fast"])
     assert json.dumps(C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.lr=1"])["pretrain"]["lr"]) == "1.0"
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from skelbench.cli import main
+    return CliRunner().invoke(main, list(args))
+
+
+def test_wrong_device_stream_metric_and_method_get_one_line_each(project):
+    res = _cli("run", "--method", "random-init", "--dataset", "synth-xsub", "--device", "gpu")
+    assert res.exit_code == 1 and "--device gpu: not a device" in res.output
+    assert "Traceback" not in res.output and len(res.output.splitlines()) == 1
+    res = _cli("run", "--stream", "joints", "--dry-run")
+    assert res.exit_code == 1 and "unknown stream 'joints'; did you mean joint?" in res.output
+    assert _cli("run", "--method", "random-init", "--dataset", "synth-xsub").exit_code == 0
+    res = _cli("compare", "--metric", "top7")
+    assert res.exit_code == 1 and "no results have metric 'top7'; recorded metrics:" in res.output
+    res = _cli("compare", "--method", "nosuch")
+    assert "no finished results for --method nosuch; there are results for: random-init" in res.output
+
+
+def test_short_amp_check_and_plot_into_a_folder(project):
+    res = _cli("bench", "--method", "skeletonclr", "--amp-check", "--steps", "3", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert _cli("run", "--method", "random-init", "--dataset", "synth-xsub", "--protocol",
+                "calibration").exit_code == 0
+    folder = project / "figures"
+    folder.mkdir()
+    res = _cli("plot", "reliability", "--out", str(folder))
+    assert res.exit_code == 0, res.output
+    assert (folder / "reliability-synth-xsub.png").is_file()
+
+
+def test_prepare_names_a_wrong_raw_path_a_garbage_npz_and_leaves_no_empty_partial(project, tmp_path):
+    import shutil
+    from pathlib import Path
+    shutil.copy(Path(__file__).parents[1] / "datasets" / "ntu60.yaml", project / "datasets")
+    out = tmp_path / "prepared"
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    res = _cli("data", "prepare", "ntu60", "--raw", str(text), "--out", str(out))
+    assert res.exit_code == 1 and "is a file but not an .npz" in res.output
+    garbage = tmp_path / "NTU60_CS.npz"
+    garbage.write_bytes(b"not a zip at all" * 10)
+    res = _cli("data", "prepare", "ntu60", "--raw", str(garbage), "--out", str(out))
+    assert res.exit_code == 1 and str(garbage) in res.output and "not a readable .npz" in res.output
+    empty = tmp_path / "raw"
+    empty.mkdir()
+    res = _cli("data", "prepare", "ntu60", "--raw", str(empty), "--out", str(out))
+    assert res.exit_code == 1 and "no usable sample" in res.output
+    assert out.is_dir() and not list(out.iterdir())     # no leftover .ntu60.partial

@@ -55,11 +55,15 @@ def test_sigkilled_pretraining_resumes_to_the_uninterrupted_result(project, meth
     assert dead.returncode == -signal.SIGKILL, dead.stderr
     (record,) = records(killed).values()
     assert record["status"] == "running"                  # what a hard death leaves behind
+    # As Ctrl-C leaves it: failed, with the interruption as its error.
+    path = killed / "runs" / record["run_id"] / "record.json"
+    path.write_text(json.dumps({**record, "status": "failed", "error": "KeyboardInterrupt: "}))
     resumed = run(method, killed)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming pretraining {record['run_id']}" in resumed.stdout
     a, b = records(whole), records(killed)
     assert b["pretrain"]["run_id"] == record["run_id"] and b["pretrain"]["status"] == "done"
+    assert b["pretrain"]["error"] is None and b["pretrain"]["resumed_after"] == "KeyboardInterrupt: "
     assert b["pretrain"]["throughput"]["epochs_run"] == 2       # epochs 2 and 3 after the kill
     wa = encoder_state(whole / "runs" / a["pretrain"]["run_id"] / "checkpoint.pt")
     wb = encoder_state(killed / "runs" / b["pretrain"]["run_id"] / "checkpoint.pt")

@@ -285,7 +285,11 @@ def prepare_npz(card: dict, raw: Path, out: Path, *, progress=None, log=print, *
     settings = _settings(card)
     path = raw
     split = npz_split(card, path)
-    with np.load(path) as z:      # members of an .npz cannot be memory-mapped: read once
+    try:
+        z = np.load(path)           # members of an .npz cannot be memory-mapped: read once
+    except (OSError, ValueError) as e:
+        raise DataFormatError(path, f"not a readable .npz (a zip of .npy arrays): {e}") from None
+    with z:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(z.files)
         if missing:
             raise DataFormatError(path, f"missing key(s) {sorted(missing)}; a CTR-GCN .npz has "
@@ -436,6 +440,10 @@ def detect_format(raw: Path) -> str:
         return "stgcn"
     if raw.is_dir():
         return "raw"
+    if raw.is_file():
+        raise ConfigError(f"--raw {raw} is a file but not an .npz: pass the folder of the raw "
+                          "skeleton files, the folder of a *_data_joint.npy / *_label.pkl pair, or "
+                          "a CTR-GCN .npz")
     raise ConfigError(f"--raw {raw}: no such directory or .npz file")
 
 
@@ -475,8 +483,14 @@ def prepare(dataset: str, raw: Path, *, out_root: Path | None = None, fmt: str =
                                   f"delete {out} and prepare again")
             return out, info, True
     workers = workers or min(8, os.cpu_count() or 1)
-    info = builder.prepare[fmt](card, raw, out, missing=missing, workers=workers,
-                                progress=progress, log=log)
+    work = out.with_name(f".{out.name}.partial")
+    try:
+        info = builder.prepare[fmt](card, raw, out, missing=missing, workers=workers,
+                                    progress=progress, log=log)
+    except BaseException:
+        if work.is_dir() and all(p.name == "plan.sha256" for p in work.iterdir()):
+            shutil.rmtree(work)     # no finished shard to resume from: leave nothing behind
+        raise
     return out, info, False
 
 
