@@ -54,7 +54,12 @@ class Runner:
         data = cfg.get("data", cfg)
         key = (data["dataset"], data["split"])
         if key not in self._splits:
+            # Under torchrun rank 0 loads (and builds an embedded set) first, the others after.
+            if not dist.is_main():
+                dist.barrier()
             self._splits[key] = load_split(key[1], key[0], self.device)
+            if dist.is_main():
+                dist.barrier()
         split = self._splits[key]
         if split.x_train.shape[2] != data["frames"]:
             raise C.ConfigError(

@@ -171,3 +171,20 @@ def test_the_repository_suite_and_cards_resolve():
     assert {len(seeds) for cfg, seeds, _ in jobs if cfg["method"] in ("random-init", "skeletonclr")} == {5}
     quick = C.resolve("tranclr", "quick-xsub", root=root)
     assert quick["data"]["frames"] == 50
+
+
+def test_a_second_build_of_the_same_embedded_set_keeps_the_first(tmp_path):
+    """Two processes building one embedded set (two ranks, two runs): the one that finishes
+    second keeps the first's files instead of deleting them under the other's reader."""
+    from skelbench.data.prepared import write_prepared
+    meta = {"name": np.array(["S001C001P001R001A001"]), "label": np.array([0]),
+            "subject": np.array([1]), "camera": np.array([1]), "replication": np.array([1]),
+            "setup": np.array([1]), "length": np.array([5])}
+    out = tmp_path / "synth"
+    write_prepared(out, np.zeros((1, 3, 5, 25, 2)), meta, {"fingerprint": "abc"})
+    first = (out / "data.npy").stat().st_ino
+    write_prepared(out, np.ones((1, 3, 5, 25, 2)), meta, {"fingerprint": "abc"})
+    assert (out / "data.npy").stat().st_ino == first and not np.load(out / "data.npy").any()
+    assert [p.name for p in tmp_path.iterdir()] == ["synth"]          # no temp folder left
+    write_prepared(out, np.ones((1, 3, 5, 25, 2)), meta, {"fingerprint": "new"})
+    assert np.load(out / "data.npy").all()                              # a changed set replaces

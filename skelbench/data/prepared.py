@@ -82,6 +82,9 @@ def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> dict:
         info = {**info, "num_samples": int(len(data)), "shape": list(data.shape),
                 "sha256": sha256_file(tmp / "data.npy")}
         (tmp / "info.json").write_text(json.dumps(info, indent=2))
+        if _same_build(out, info):          # another process finished the same build first
+            shutil.rmtree(tmp)
+            return json.loads((out / "info.json").read_text())
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -89,6 +92,14 @@ def write_prepared(out: Path, data: np.ndarray, meta: dict, info: dict) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def _same_build(out: Path, info: dict) -> bool:
+    try:
+        done = json.loads((out / "info.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(info.get("fingerprint")) and done.get("fingerprint") == info.get("fingerprint")
 
 
 def ensure_prepared(dataset: str, root: Path | None = None) -> Path:
