@@ -244,7 +244,7 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     if any(cfg["data"]["dataset"] == "quick" for cfg in cells):
         click.echo("The quick start ranks nothing. Methods are compared on the reference benchmark: "
                    "results/LEADERBOARD.md, or run it with `skelbench run --suite embedded` "
-                   f"(~{SUITE_HOURS} h on two CPU cores, minutes on a GPU; docs/results.md).")
+                   f"(~{SUITE_HOURS} h on two CPU cores; docs/results.md).")
     if suite:
         from .results import iter_records
         from .suite import time_shares
