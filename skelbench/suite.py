@@ -52,12 +52,10 @@ def load_suite(name: str, root: Path | None = None) -> Suite:
 def full_overrides(method: str, full: dict, root: Path | None = None) -> list[str]:
     """--set overrides for the recipe's own pretraining schedule (the card's is replaced), then
     the suite's ``full.set`` where the method has the key."""
-    recipe = C.load_recipe(method, root)
-    if recipe.get("alias"):
-        recipe = C.load_recipe(recipe["alias"], root)
+    recipe = C.load_recipe(method, root)        # an alias comes back as the recipe it names
     out = [f"pretrain.{k}={v!r}" if isinstance(v, str) else f"pretrain.{k}={v}"
            for k, v in recipe["pretrain"].items()]
-    return out + [s for s in full.get("set") or []]
+    return out + list(full.get("set") or [])
 
 
 def cells(suite: Suite, full: bool = False, root: Path | None = None) -> list[tuple[dict, list, list]]:
