@@ -281,14 +281,36 @@ def cpu_model() -> str:
 
 
 def plan(jobs: list[tuple[dict, list, list]], results_dir: Path) -> list:
-    """(cfg, seed, protocol, 'done' | 'to do') for every run of ``jobs`` ((cfg, seeds,
-    protocols) each), in run order."""
-    done = {(r["kind"], r["config_hash"], r["seed"]) for _, r, _ in R.iter_records(results_dir)
-            if r and r["status"] == "done"}            # the records are read once
-    return [(cfg, seed, protocol,
-             "done" if (protocol, protocol_hash(protocol_config(cfg, protocol), protocol), seed)
-             in done else "to do")
-            for cfg, seeds, protocols in jobs for seed in seeds for protocol in protocols]
+    """(cfg, seed, kind, state) for every run of ``jobs`` ((cfg, seeds, protocols) each), in run
+    order: each pretraining (a two-phase method's parent first) once, before its protocols.
+    state: 'done', 'to do', or for a pretraining whose record has no checkpoint here 'record'
+    (trained again if a protocol still to do needs the encoder)."""
+    done, with_checkpoint = set(), set()
+    for path, r, _ in R.iter_records(results_dir):         # the records are read once
+        if r and r["status"] == "done":
+            done.add((r["kind"], r["config_hash"], r["seed"]))
+            if r["kind"] == "pretrain" and (path.parent / "checkpoint.pt").is_file():
+                with_checkpoint.add((r["config_hash"], r["seed"]))
+    rows, seen = [], set()
+
+    def pretraining(cfg, seed):
+        if cfg.get("init"):
+            pretraining(cfg["init"], seed)
+        key = (C.config_hash(C.pretrain_section(cfg)), seed)
+        if key not in seen:
+            seen.add(key)
+            state = ("done" if key in with_checkpoint else
+                     "record" if ("pretrain", *key) in done else "to do")
+            rows.append((cfg, seed, "pretrain", state))
+
+    for cfg, seeds, protocols in jobs:
+        for seed in seeds:
+            pretraining(cfg, seed)
+            for protocol in protocols:
+                digest = protocol_hash(protocol_config(cfg, protocol), protocol)
+                rows.append((cfg, seed, protocol,
+                             "done" if (protocol, digest, seed) in done else "to do"))
+    return rows
 
 
 def init_plan(cfg: dict) -> dict | None:

@@ -78,12 +78,15 @@ def list_cmd(kind, pattern, plugins):
         for name in plugin_only:
             click.echo(f"{name:<22} (registered class without a recipe in methods/)")
     elif kind == "datasets":
+        from .data.prepared import data_state
         for name, card_path in C.card_paths().items():
             card = C.load_yaml(card_path)
-            for split in card.get("splits", {}):
-                if fnmatch.fnmatch(split, pattern) or fnmatch.fnmatch(name, pattern):
-                    click.echo(f"{split:<18} dataset={name:<8} frames={card.get('frames', 50)}  "
-                               f"{card.get('description', '')}")
+            matching = [s for s in card.get("splits", {})
+                        if fnmatch.fnmatch(s, pattern) or fnmatch.fnmatch(name, pattern)]
+            state = data_state(name) if matching else ""
+            for split in matching:
+                click.echo(f"{split:<18} dataset={name:<8} frames={card.get('frames', 50):<3} "
+                           f"{state.split(':')[0]:<23} {card.get('description', '')}")
     else:
         for name in REGISTRIES[kind].names(pattern):
             doc = (REGISTRIES[kind].get(name).__doc__ or "").strip().splitlines()
@@ -171,12 +174,21 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     if dry_run:
         from .api import plan
         from .config import default_results_dir
+        from .data.prepared import data_state
         rows = plan(jobs, results_dir or default_results_dir())
-        for cfg, seed, protocol, state in rows:
-            click.echo(f"{state:<7} {protocol:<18} {cfg['method']:<20} {cfg['data']['split']:<14} "
+        for cfg, seed, kind, state in rows:
+            click.echo(f"{state:<7} {kind:<18} {cfg['method']:<20} {cfg['data']['split']:<14} "
                        f"{cfg['data']['stream']:<7} {cfg['backbone']['name']:<12} seed {seed}")
-        todo = sum(state != "done" for *_, state in rows)
-        click.echo(f"# {len(rows)} runs, {todo} to do; the resolved configs: --dry-run --show-config")
+        runs = [state for _, _, kind, state in rows if kind != "pretrain"]
+        pre = [state for _, _, kind, state in rows if kind == "pretrain"]
+        click.echo(f"# {len(runs)} runs, {sum(s != 'done' for s in runs)} to do; "
+                   f"{len(pre)} pretrainings: {pre.count('done')} done, {pre.count('to do')} to do, "
+                   f"{pre.count('record')} recorded without a checkpoint here (trained again "
+                   "if a protocol to do needs it); configs: --show-config")
+        for dataset in dict.fromkeys(cfg["data"]["dataset"] for cfg, *_ in rows):
+            state = data_state(dataset)
+            if state != "prepared":
+                click.echo(f"# {dataset}: {state}")
         if show_config:
             from .api import init_plan
             for cfg in cells:
@@ -307,7 +319,7 @@ def _with_defaults(add_task):
 @click.option("--metric", "metrics", default=None,
               help="Metric(s), comma-separated (default: each protocol's headline: linear top1, "
                    "retrieval knn1, calibration ece,aece, ...). † marks values selected on the test split.")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "csv", "latex", "json"]),
+@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "csv", "latex", "json", "html"]),
               default="terminal", show_default=True)
 @click.option("--method", "methods", default=None, help="Only these methods (comma-separated).")
 @click.option("--dataset", "datasets", default=None, help="Only these splits (comma-separated).")
@@ -316,25 +328,37 @@ def _with_defaults(add_task):
               show_default=True, help="J+M+B rows from the three streams' linear logits: equal "
                                       "softmax average, or AimCLR's 0.6/0.4/0.6 on logits.")
 @click.option("--paper", is_flag=True, help="Add the papers' reported numbers (results/reference.yaml).")
-@click.option("--write", "write", is_flag=True, help="Also write results/LEADERBOARD.md.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also show the variants (runs with --set), in a section of their own.")
+@click.option("--write", "write", is_flag=True,
+              help="Also write results/LEADERBOARD.md and results/leaderboard.html.")
 @click.option("--table", "table", default=None, metavar="NAME",
               help="A paper's ablation table (methods/tables/NAME.yaml, e.g. tranclr-anchors, "
                    "tranclr-levels) in its layout, measured rows beside the paper's.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, table, results_dir):
-    """Aggregate finished records over seeds: mean ± std (n)."""
+def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_all, write, table,
+            results_dir):
+    """Aggregate finished records over seeds: mean ± std (n).
+
+    One row per method, backbone and stream at the recipe's and card's settings; --all adds the
+    runs made with --set."""
     import pandas as pd
 
     from .config import default_results_dir, project_root
-    from .leaderboard import (LEGEND, aggregate, ensembles, load_records, paper_rows, pivot,
-                              render_latex, render_markdown, tables, write_leaderboard)
-    results_dir = results_dir or default_results_dir()
-    frame, notices = load_records(results_dir)
+    from . import leaderboard as L
+    roots = None
+    if write and results_dir is None:
+        # The committed files come from the committed reference records, not from local runs.
+        roots = L.suite_roots(project_root() / "results")
+        click.echo("writing from the reference suites' records ("
+                   + ", ".join(str(r.relative_to(project_root())) for r in roots)
+                   + "); --results-dir DIR writes from DIR instead", err=True)
+    frame, notices = L.load_records(results_dir or default_results_dir(), roots)
     if table:
         _ablation_table(table, frame, fmt, _split_list(datasets) if datasets else None)
         return
     if not frame.empty and ensemble != "none":
-        frame = pd.concat([frame, ensembles(frame, ensemble)], ignore_index=True)
+        frame = pd.concat([frame, L.ensembles(frame, ensemble)], ignore_index=True)
     for column, wanted, option in (("method", methods, "--method"), ("split", datasets, "--dataset"),
                                    ("kind", protocols, "--protocol")):
         if not frame.empty and wanted:
@@ -345,7 +369,6 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
                                            f"results for: {have}")
             frame = kept
     metric_list = _split_list(metrics) if metrics else None
-    agg = aggregate(frame, metric_list)
     if metric_list and not frame.empty:
         recorded = {c.removeprefix("metrics.") for c in frame.columns if c.startswith("metrics.")
                     and frame[c].notna().any()}
@@ -353,52 +376,100 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, write, 
         if unknown:
             raise click.ClickException(f"no results have metric {unknown[0]!r}; recorded metrics: "
                                        f"{', '.join(sorted(recorded))}")
+    shown = frame["canonical"] != False if not frame.empty else []   # noqa: E712 (None: shown)
+    canonical, variants = (frame[shown], frame[~shown]) if not frame.empty else (frame, frame)
+    if not frame.empty and not show_all and not variants.empty:
+        notices.append(f"{len(variants)} record(s) of runs with --set are not shown: --all "
+                       "shows them")
+    agg = L.aggregate(canonical, metric_list)
     sources = []
     if paper:
-        ref, sources = paper_rows(project_root() / "results" / "reference.yaml",
-                                  _split_list(datasets) if datasets else None,
-                                  _split_list(protocols) if protocols else None)
+        ref, sources = L.paper_rows(project_root() / "results" / "reference.yaml",
+                                    _split_list(datasets) if datasets else None,
+                                    _split_list(protocols) if protocols else None)
         if metric_list:
             ref = ref[ref["metric"].isin(metric_list)] if not ref.empty else ref
-        elif not frame.empty:
+        elif not canonical.empty:
             # The papers' linear numbers are best-on-test: set ours of that kind beside them.
-            agg = pd.concat([agg, aggregate(frame, ["top1_best"], ["linear"])], ignore_index=True)
+            agg = pd.concat([agg, L.aggregate(canonical, ["top1_best"], ["linear"])], ignore_index=True)
         agg = pd.concat([agg, ref], ignore_index=True)
+    parts = [(title, *L.pivot(part)) for title, part in L.tables(agg)]
+    if show_all:
+        parts += [(f"variants: {title}", *L.pivot(part))
+                  for title, part in L.tables(L.aggregate(variants, metric_list))]
     for notice in notices:
         click.echo(notice, err=True)
-    if agg.empty:
+    if not parts:
         click.echo("no finished results yet: run `skelbench run` first", err=True)
         sys.exit(1)
     if fmt in ("csv", "json"):
-        out = agg.to_csv(index=False) if fmt == "csv" else agg.to_json(orient="records", indent=2) + "\n"
-        click.echo(out, nl=False)
+        out = pd.concat([agg.assign(section="canonical")]
+                        + ([L.aggregate(variants, metric_list).assign(section="variant")]
+                           if show_all else []), ignore_index=True)
+        click.echo(out.to_csv(index=False) if fmt == "csv"
+                   else out.to_json(orient="records", indent=2) + "\n", nl=False)
         return
-    parts = [(title, *pivot(part)) for title, part in tables(agg)]
+    command = _command_line(click.get_current_context())
     if write:
-        path = project_root() / "results" / "LEADERBOARD.md"
-        write_leaderboard(path, parts, sources, notices)
-        click.echo(f"wrote {path}", err=True)
+        root = project_root() / "results"
+        L.write_leaderboard(root / "LEADERBOARD.md", parts, sources, notices, command)
+        from .report import write_html
+        write_html(root / "leaderboard.html", parts, sources, notices, command, root)
+        click.echo(f"wrote {root / 'LEADERBOARD.md'} and {root / 'leaderboard.html'}", err=True)
+    if fmt == "html":
+        from .report import render_html
+        click.echo(render_html(parts, sources, notices, command, project_root() / "results"), nl=False)
+        return
     if fmt in ("md", "latex"):
         for title, header, body, best in parts:
             if fmt == "md":
-                click.echo(f"**{title.capitalize()}**\n\n{render_markdown(header, body, best)}\n")
+                click.echo(f"**{title[0].upper() + title[1:]}**\n\n{L.render_markdown(header, body, best)}\n")
             else:
-                click.echo(f"% {title}\n{render_latex(header, body, best)}\n")
+                click.echo(f"% {title}\n{L.render_latex(header, body, best)}\n")
         for s in sources:
             click.echo(f"% {s}" if fmt == "latex" else f"- {s}")
         return
+    _print_tables(parts, sources)
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed, up to the order of its options (what a generated file says made it)."""
+    words = ["skelbench", ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value in (None, False, ()) or value == param.default:
+            continue
+        words.append(param.opts[0] if value is True else f"{param.opts[0]} {value}")
+    return " ".join(words)
+
+
+def _print_tables(parts, sources) -> None:
+    """Rich tables; a table wider than the terminal is printed per split (a paper's layout with
+    every split side by side does not fit an 80-column terminal)."""
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from .leaderboard import LEGEND, split_columns
     console = Console()
     console.print(f"[dim]{LEGEND}[/dim]")
     for title, header, body, best in parts:
-        table = Table(title=title.capitalize())
-        n_text = sum(h in ("method", "backbone", "stream") for h in header)
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i < n_text else "right")
-        for i, row in enumerate(body):
-            table.add_row(*[f"[bold green]{v}[/]" if (i, j) in best else v for j, v in enumerate(row)])
-        console.print(table)
+        for sub_title, sub_header, sub_body, sub_best in split_columns(
+                title, header, body, best, console.width):
+            table = Table(title=sub_title[0].upper() + sub_title[1:], box=box.SIMPLE_HEAD,
+                          pad_edge=False)
+            n_text = sum(h in ("method", "backbone", "stream") for h in sub_header)
+            for i, h in enumerate(sub_header):
+                # names whole (a long variant wraps), numbers at least as wide as a header word
+                longest = max(len(w) for w in h.split())
+                widest = max([len(h)] + [len(row[i]) for row in sub_body])
+                table.add_column(h.replace(" ", "\n"), justify="left" if i < n_text else "right",
+                                 min_width=min(widest, 24) if i < n_text else longest)
+            for i, row in enumerate(sub_body):
+                table.add_row(*[f"[bold green]{escape(v)}[/]" if (i, j) in sub_best else escape(v)
+                                for j, v in enumerate(row)])
+            console.print(table)
     for s in sources:
         click.echo(s)
 
@@ -519,13 +590,18 @@ def plot_reliability(runs, datasets, methods, stream, out, results_dir):
     from .config import default_results_dir, project_root
     from .leaderboard import _order_rows, entry, load_records
     from .plots import merge_bins, reliability_png
-    frame, _ = load_records(results_dir or default_results_dir())
+    roots = None
+    if out is None and results_dir is None:
+        # The committed figures come from the committed reference records, not from local runs.
+        from .results import suite_roots
+        roots = suite_roots(project_root() / "results")
+    frame, _ = load_records(results_dir or default_results_dir(), roots)
     if not frame.empty:
         frame = frame[frame["kind"] == "calibration"]
         if runs:
             frame = frame[frame["run_id"].isin(runs)]
         else:
-            frame = frame[frame["stream"] == stream]
+            frame = frame[(frame["stream"] == stream) & (frame["canonical"] != False)]  # noqa: E712
             if methods:
                 frame = frame[frame["method"].isin(_split_list(methods))]
             if datasets:

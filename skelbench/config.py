@@ -304,6 +304,9 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         cfg["init"] = parent
     from .backbones import backbone_args
     backbone_args(cfg["backbone"])  # validates the backbone name and its keys
+    # How the config was asked for (outside the hash): a leaderboard's canonical rows are those
+    # run at the recipe's and card's settings, with no --set.
+    cfg["run"] = {"overrides": list(overrides)}
     return cfg
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .results import atomic_write_text, is_stale, iter_records, record_roots
+from .results import atomic_write_text, is_stale, iter_records, record_roots, suite_roots
 
 # What a protocol's columns show unless --metric asks otherwise.
 HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",), "calibration": ("ece", "aece"),
@@ -36,15 +36,19 @@ STREAMS = ("joint", "motion", "bone")
 ENSEMBLES = {"equal": ((1, 1, 1), "probs"), "aimclr": ((0.6, 0.4, 0.6), "logits")}
 
 
-def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Finished protocol records as a flat frame, and one notice per record left out.
+def load_records(results_dir: Path, roots: list[Path] | None = None
+                 ) -> tuple[pd.DataFrame, list[str]]:
+    """Finished protocol records as a flat frame, and one notice per record left out: those of
+    ``results_dir`` and its suites' folders, or of ``roots`` where given.
 
     Results of one method whose pretrainings differ in a setting (``--set pretrain.epochs=45``)
     are separate entries: column ``variant`` names what differs, e.g. ``pretrain.epochs=45``.
     """
     rows, schedules, notices = [], [], []
-    records = (item for root in record_roots(results_dir) for item in iter_records(root))
-    for path, rec, error in records:
+    roots = record_roots(results_dir) if roots is None else roots
+    records = ((root, *item) for root in roots for item in iter_records(root))
+    planned = {}
+    for root, path, rec, error in records:
         if rec is None:
             notices.append(f"unreadable record {path}: {error}")
             continue
@@ -58,7 +62,13 @@ def load_records(results_dir: Path) -> tuple[pd.DataFrame, list[str]]:
         schedules.append(pd.json_normalize({k: config[k] for k in VARIANT_SECTIONS if k in config})
                          .iloc[0].to_dict())      # nested keys as "pretrain.epochs"
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
-        rows.append({**rec, "run_dir": str(path.parent)})
+        if root not in planned:
+            planned[root] = planned_seeds(root)
+        rows.append({**rec, "run_dir": str(path.parent),
+                     # run at the recipe's and card's settings (no --set)? None: a record
+                     # from before overrides were recorded (shown, named by its settings)
+                     "canonical": _canonical(config),
+                     "planned": planned[root].get(rec["method"], math.nan)})
     for row, variant in zip(rows, _variants(rows, schedules)):
         row["variant"] = variant
         if row.get("target"):
@@ -90,8 +100,9 @@ VARIANT_SECTIONS = ("args", "backbone", "pretrain", "features")
 
 def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
     """Per record, the pretraining settings in which it differs from other records of the same
-    method, backbone, split and stream ("" where there is one setting). Keys that only some of
-    the records have (written by an older version) do not count."""
+    method, backbone, split and stream: "" for the canonical records (no --set) and where there
+    is one setting. Keys that only some of the records have (written by an older version) do
+    not count."""
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(rows):
         groups.setdefault((r["method"], r["backbone"], r["split"], r["stream"]), []).append(i)
@@ -100,8 +111,26 @@ def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
         shared = set.intersection(*(set(schedules[i]) for i in members))
         differ = sorted(k for k in shared if len({repr(schedules[i][k]) for i in members}) > 1)
         for i in members:
-            labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ)
+            if rows[i]["canonical"] is None:
+                labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ)
+            elif not rows[i]["canonical"]:
+                labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ) or "--set"
     return labels
+
+
+def _canonical(config: dict) -> bool | None:
+    overrides = (config.get("run") or {}).get("overrides")
+    return None if overrides is None else not overrides
+
+
+def planned_seeds(root: Path) -> dict[str, int]:
+    """Seeds per method that the suite owning ``root`` plans (results/NAME/suite.yaml; its
+    ``--full`` records in results/NAME-full/ count against the same plan); {} for other roots."""
+    path = root.parent / root.name.removesuffix("-full") / "suite.yaml"
+    if not path.is_file():
+        return {}
+    rows = (yaml.safe_load(path.read_text()) or {}).get("rows") or []
+    return {r["method"]: len(r.get("seeds") or [0]) for r in rows if "method" in r}
 
 
 def entry(method: str, variant: str = "") -> str:
@@ -138,7 +167,8 @@ def ensembles(frame: pd.DataFrame, scheme: str = "equal", n_bins: int = 15) -> p
         metrics = {"top1": 100 * float((top[:, 0] == labels).mean()),
                    "top5": 100 * float((top[:, :5] == labels[:, None]).any(1).mean())}
         base = {"method": method, "variant": variant, "backbone": backbone, "split": split,
-                "seed": seed, "stream": "J+M+B", "config_hash": f"ensemble-{scheme}"}
+                "seed": seed, "stream": "J+M+B", "config_hash": f"ensemble-{scheme}",
+                "canonical": group["canonical"].min(), "planned": group["planned"].max()}
         rows.append({**base, "kind": "linear", **{f"metrics.{k}": v for k, v in metrics.items()}})
         rows.append({**base, "kind": "calibration", "metrics.top1": metrics["top1"],
                      "metrics.ece": 100 * ece(probs, labels, n_bins),
@@ -162,15 +192,19 @@ def aggregate(frame: pd.DataFrame, metrics=None, kinds=None) -> pd.DataFrame:
     if kinds:
         frame = frame[frame["kind"].isin(kinds)]
     cols = [c for c in frame.columns if c.startswith("metrics.")]
-    long = frame.melt(id_vars=KEYS + ["seed"], value_vars=cols, var_name="metric")
+    if "planned" not in frame:
+        frame = frame.assign(planned=math.nan)
+    long = frame.melt(id_vars=KEYS + ["seed", "planned"], value_vars=cols, var_name="metric")
     long["metric"] = long["metric"].str.removeprefix("metrics.")
     if metrics:
         long = long[long["metric"].isin(metrics)]
     else:
         long = long[[m in HEADLINE.get(k, ("top1",)) for k, m in zip(long["kind"], long["metric"])]]
     long = long.dropna(subset=["value"])
-    out = long.groupby(KEYS + ["metric"], sort=False)["value"].agg(["mean", "std", "count"])
-    return out.rename(columns={"count": "n"}).reset_index()
+    out = long.groupby(KEYS + ["metric"], sort=False).agg(
+        mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
+        planned=("planned", "max"))
+    return out.reset_index()
 
 
 def paper_rows(path: Path, splits=None, kinds=None) -> tuple[pd.DataFrame, list[str]]:
@@ -276,6 +310,9 @@ def _cell(r) -> str:
         text = f"{r.mean:.2f}"
         return text[:-1] if text.endswith("0") else text
     spread = "" if r.n < 2 or pd.isna(r.std) else f" ± {r.std:.2f}"
+    planned = getattr(r, "planned", math.nan)
+    if not pd.isna(planned) and r.n < planned:     # a suite's cell still missing seeds
+        return f"{r.mean:.2f}{spread} ({r.n} of {int(planned)})"
     return f"{r.mean:.2f}{spread} ({r.n})"
 
 
@@ -316,17 +353,40 @@ def render_latex(header: list[str], body: list[list[str]], best: set = frozenset
     return "\n".join(lines)
 
 
-LEGEND = ("mean ± std (n seeds); bold: best method per column (bounds and papers' rows "
+LEGEND = ("mean ± std (n seeds; 'n of m': a reference suite's cell with seeds still to run); bold: best method per column (bounds and papers' rows "
           "excluded); ECE/AECE/MCE ×100, lower is better; † best epoch chosen on the test split")
 
 
-def write_leaderboard(path: Path, parts: list, sources: list[str], notices: list[str]) -> None:
+def split_columns(title: str, header: list[str], body: list[list[str]], best: set,
+                  width: int) -> list[tuple]:
+    """The table as it is when it fits ``width`` characters, else one table per split (the
+    first word of each value column, moved to the title), each with the name columns."""
+    def needed(cols):
+        return sum(max(len(header[j]), *(len(r[j]) for r in body)) + 3 for j in cols) + 1
+    n_text = sum(h in ("method", "backbone", "stream") for h in header)
+    values = range(n_text, len(header))
+    splits = list(dict.fromkeys(header[j].split(" ", 1)[0] for j in values))
+    if len(splits) > 1 and needed(range(len(header))) <= width:
+        return [(title, header, body, best)]
+    out = []
+    for split in splits:
+        cols = list(range(n_text)) + [j for j in values if header[j].split(" ", 1)[0] == split]
+        where = {j: k for k, j in enumerate(cols)}
+        out.append((f"{title}: {split}",
+                    [header[j] if j < n_text else header[j].split(" ", 1)[1] for j in cols],
+                    [[row[j] for j in cols] for row in body],
+                    {(i, where[j]) for i, j in best if j in where}))
+    return out
+
+
+def write_leaderboard(path: Path, parts: list, sources: list[str], notices: list[str],
+                      command: str = "skelbench compare --write") -> None:
     """``parts``: (title, header, body, best) per table."""
     from .results import now
     text = ["# Leaderboard", "",
-            f"Generated by `skelbench compare --write` on {now()}: {LEGEND}.", ""]
+            f"Generated by `{command}` on {now()}: {LEGEND}.", ""]
     for title, header, body, best in parts:
-        text += [f"## {title.capitalize()}", "", render_markdown(header, body, best), ""]
+        text += [f"## {title[0].upper() + title[1:]}", "", render_markdown(header, body, best), ""]
     if sources:
         text += ["Papers' numbers (`results/reference.yaml`):", ""] + [f"- {s}" for s in sources] + [""]
     if notices:

@@ -58,7 +58,9 @@ def git_info() -> dict:
         root = project_root()
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        # Generated results (records, the leaderboard, figures) do not make the code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=root,
                                capture_output=True, text=True, timeout=5).stdout.strip() != ""
         return {"sha": sha or None, "dirty": dirty if sha else None}
     except Exception:
@@ -172,6 +174,16 @@ def record_roots(results_dir: Path) -> list[Path]:
     results_dir = Path(results_dir)
     nested = sorted(p.parent for p in results_dir.glob("*/runs") if p.is_dir())
     return [results_dir, *nested]
+
+
+def suite_roots(results_dir: Path) -> list[Path]:
+    """The reference suites' folders in ``results_dir`` (results/NAME/ with a suite.yaml, and
+    its --full records in results/NAME-full/): the committed records the generated leaderboard
+    and figures are made from."""
+    results_dir = Path(results_dir)
+    names = sorted(p.parent.name for p in results_dir.glob("*/suite.yaml"))
+    dirs = [results_dir / n for n in names] + [results_dir / f"{n}-full" for n in names]
+    return [d for d in dirs if (d / "runs").is_dir()]
 
 
 def find_done(results_dir: Path, kind: str, config_hash: str, seed: int) -> dict | None:

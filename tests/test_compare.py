@@ -70,3 +70,33 @@ def test_pretraining_settings_make_separate_entries(tmp_path):
                                         "skeletonclr [pretrain.epochs=45]",
                                         "skeletonclr [pretrain.epochs=100]"]
     assert body[2][2] == "60.00 (1)" and best == {(2, 2)}
+
+
+def test_canonical_rows_variants_and_a_suites_missing_seeds(tmp_path):
+    from click.testing import CliRunner
+
+    from skelbench.cli import main
+    suite = tmp_path / "ref"
+    suite.mkdir()
+    (suite / "suite.yaml").write_text(
+        "dataset: synth-xsub\nrows:\n  - {method: skeletonclr, seeds: [0, 1, 2]}\n")
+
+    def cfg(lr, overrides):
+        return {"pretrain": {"lr": lr}, "run": {"overrides": overrides}}
+    write(suite, "a", config=cfg(0.005, []), metrics={"top1": 40.0})
+    write(suite, "b", seed=1, config=cfg(0.005, []), metrics={"top1": 44.0})
+    write(suite, "c", config_hash="h2", config=cfg(0.1, ["pretrain.lr=0.1"]), metrics={"top1": 9.0})
+    frame, _ = load_records(tmp_path)
+    assert dict(zip(frame["run_id"], frame["variant"])) == {"a": "", "b": "", "c": "pretrain.lr=0.1"}
+    header, body, _ = pivot(aggregate(frame[frame["canonical"] != False]))  # noqa: E712
+    assert body == [["skeletonclr", "stgcn", "42.00 ± 2.83 (2 of 3)"]]     # 2 of the suite's 3 seeds
+
+    def compare(*args):
+        res = CliRunner().invoke(main, ["compare", "--format", "md", "--results-dir",
+                                        str(tmp_path), *args])
+        assert res.exit_code == 0, res.output
+        return res.output
+    out = compare()
+    assert "pretrain.lr=0.1" not in out and "1 record(s) of runs with --set" in out
+    out = compare("--all")
+    assert "Variants: frozen encoder" in out and "skeletonclr [pretrain.lr=0.1]" in out

@@ -97,7 +97,10 @@ def test_precise_bn_changes_a_trained_encoders_features_and_not_the_untrained_on
             top1[(r["method"], r["config"]["features"]["bn"])] = r["metrics"]["top1"]
     assert top1[("random-init", "running")] == pytest.approx(top1[("random-init", "precise")])
     assert top1[("skeletonclr", "running")] != top1[("skeletonclr", "precise")]
+    # The canonical table has the card's setting only; --all adds the variant, named by it.
     out = invoke("compare", "--format", "csv", "--dataset", "synth-xsub")
+    assert "features.bn=precise" not in out and "2 record(s) of runs with --set" in out
+    out = invoke("compare", "--format", "csv", "--dataset", "synth-xsub", "--all")
     assert "features.bn=precise" in out
 
 
@@ -118,10 +121,11 @@ def test_suite_runs_its_grid_and_a_rerun_reuses_the_committed_records(suite):
     for path in (suite / "results" / "tiny" / "runs").glob("*/*"):
         if path.name != "record.json":
             path.unlink()
-    assert "# 14 runs, 0 to do" in invoke("run", "--suite", "tiny", "--dry-run")
+    plan = invoke("run", "--suite", "tiny", "--dry-run")
+    assert "# 14 runs, 0 to do; 4 pretrainings: 0 done, 0 to do, 4 recorded without" in plan
     assert "already done" in invoke("run", "--suite", "tiny")
     # compare reads the suite's folder from the default results directory.
-    table = invoke("compare", "--format", "csv")
+    table = invoke("compare", "--format", "csv", "--all")
     assert "raw-1nn" in table and "features.bn=precise" in table
     # A new protocol on a pretraining without its checkpoint trains it again.
     out = invoke("run", "--method", "skeletonclr", "--dataset", "synth-xsub", "--protocol",

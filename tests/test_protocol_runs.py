@@ -2,6 +2,8 @@
 import csv
 import io
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +16,9 @@ from skelbench.protocols.finetune import class_balanced_subset
 from .test_end_to_end import records
 
 
-def invoke(*args):
+def invoke(*args, ok=True):
     res = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
+    assert (res.exit_code == 0) == ok, res.output
     return res.output
 
 
@@ -39,8 +41,16 @@ def test_frozen_protocols_pretrain_once_and_calibration_reads_the_linear_logits(
     assert "already done" in out and len(records(project)) == 4
     plan = invoke("run", "--dataset", "synth-xsub", "--method", "random-init,skeletonclr", "--protocol", "linear,calibration",
                   "--dry-run")
-    states = [line.split("  ")[0] for line in plan.splitlines() if not line.startswith("#")]
-    assert states == ["done", "done", "to do", "to do"] and "4 runs, 2 to do" in plan
+    states = [(line[:7].strip(), line[8:26].strip()) for line in plan.splitlines()
+              if not line.startswith("#")]
+    # each pretraining listed before its protocols: random-init's done, SkeletonCLR's to do
+    assert states == [("done", "pretrain"), ("done", "linear"), ("done", "calibration"),
+                      ("to do", "pretrain"), ("to do", "linear"), ("to do", "calibration")]
+    assert "4 runs, 2 to do; 2 pretrainings: 1 done, 1 to do" in plan
+    # The synth data is built; a real dataset's is not, and the plan says how to prepare it.
+    shutil.copy(Path(__file__).parents[1] / "datasets" / "ntu60.yaml", project / "datasets")
+    plan = invoke("run", "--dataset", "ntu60-xsub", "--method", "skeletonclr", "--dry-run")
+    assert "# ntu60: not prepared: run `skelbench data prepare ntu60 --raw PATH` first" in plan
 
 
 def test_three_streams_form_an_ensemble_row(project):
@@ -97,17 +107,26 @@ def test_compare_paper_rows_latex_and_leaderboard(project):
         "rows:\n  - {method: skeletonclr, protocol: linear, metric: top1_best,\n"
         "     values: {ntu60-xsub: 68.3}, source: CrosSCLR README}\n")
     invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "linear")
-    out = invoke("compare", "--paper", "--format", "latex", "--write")
+    # The committed files are written from the reference suites' records unless a folder is
+    # named: here there is no suite, so nothing to write from.
+    assert "no finished results" in invoke("compare", "--write", ok=False)
+    assert not (project / "results" / "LEADERBOARD.md").exists()
+    out = invoke("compare", "--paper", "--format", "latex", "--write", "--results-dir",
+                 str(project / "results"))
     assert r"\begin{tabular}" in out and "skeletonclr (paper) & stgcn & 68.3" in out
     assert r"top1\_best$^\dagger$" in out and "% skeletonclr (paper) joint linear: CrosSCLR README" in out
     board = (project / "results" / "LEADERBOARD.md").read_text()
     assert "## Frozen encoder" in board and "random-init" in board
+    page = (project / "results" / "leaderboard.html").read_text()
+    assert "<table" in page and "random-init" in page and "skeletonclr (paper)" in page
+    assert 'class="paper"' in page and "--results-dir" in page     # the command that made it
     as_json = json.loads(invoke("compare", "--format", "json"))
     assert as_json[0]["method"] == "random-init" and as_json[0]["metric"] == "top1"
 
 
 def test_reliability_png(project):
     invoke("run", "--dataset", "synth-xsub", "--method", "random-init", "--protocol", "calibration", "--seeds", "0,1")
-    out = invoke("plot", "reliability")
+    assert "no finished calibration records" in invoke("plot", "reliability", ok=False)
+    out = invoke("plot", "reliability", "--results-dir", str(project / "results"))
     path = project / "results" / "reliability-synth-xsub.png"
     assert str(path) in out and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

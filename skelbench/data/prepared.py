@@ -122,6 +122,21 @@ def ensure_prepared(dataset: str, root: Path | None = None) -> Path:
     return out
 
 
+def data_state(dataset: str, root: Path | None = None) -> str:
+    """'prepared', 'generated on first use' (an embedded set not built yet, or built with other
+    settings) or 'not prepared: ...' with the command that prepares it."""
+    card = load_card(dataset, root)
+    builder = DATASETS.get(card.get("kind", dataset))
+    info_path = prepared_dir(dataset, root) / "info.json"
+    if not hasattr(builder, "build"):
+        return ("prepared" if info_path.is_file() else
+                f"not prepared: run `skelbench data prepare {dataset} --raw PATH` first")
+    if info_path.is_file() and json.loads(info_path.read_text()).get(
+            "fingerprint") == builder.fingerprint(card):
+        return "prepared"
+    return "generated on first use"
+
+
 def prepared_fingerprint(card: dict, root: Path | None = None) -> str:
     """What a prepared real dataset is: its checksum (enters every config hash)."""
     info_path = prepared_dir(card["name"], root) / "info.json"
