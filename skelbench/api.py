@@ -103,6 +103,8 @@ class Runner:
                                     epochs=cfg["pretrain"]["epochs"],
                                     hardware=hardware(self.device), speed=settings,
                                     **distributed(self.sync_bn))
+            self.log(f"pretraining {cfg['method']} seed {seed}: config {digest[:12]}, record "
+                     f"{record.path}")
         try:
             torch.manual_seed(seed)
             method = build_method(cfg, split.num_classes).to(self.device)
@@ -149,6 +151,7 @@ class Runner:
                                 seed=seed, parent_run_id=parent["run_id"],
                                 global_batch=spec.get("batch_size"), epochs=spec.get("epochs"),
                                 hardware=hardware(self.device), **extra)
+        self.log(f"{protocol} {cfg['method']} seed {seed}: config {digest[:12]}, record {record.path}")
         try:
             torch.manual_seed(seed)
             out = fn(Context(self, cfg, seed, fn.sections, parent, record.run_dir))

@@ -504,7 +504,7 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
 
 
 @main.command("bench")
-@click.option("--method", "methods", default="skeletonclr", show_default=True,
+@click.option("--method", "methods", default="tranclr", show_default=True,
               help="Recipe name(s), comma-separated.")
 @click.option("--backbone", "backbones", default=None, help="Backbone(s), comma-separated.")
 @click.option("--dataset", default="synth-xsub", show_default=True, help="Split whose data is used (default: the reference set).")
@@ -565,6 +565,52 @@ def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, frames,
                        f"{r['projected_for']['train_size']}: {r['projected_h']:.2f} h  peak "
                        f"{r['peak_memory_mb'] if r['peak_memory_mb'] is not None else '-'} MB  "
                        f"[{r['device']}, torch {r['torch']}, {r['settings']}]")
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the run's per-epoch curves (loss first) to this PNG.")
+@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=None)
+def show(run_id, plot_path, as_json, results_dir):
+    """One run: its resolved config, metrics and per-epoch history.
+
+    RUN_ID: a run id or its unique beginning (as `run` and `compare` print them)."""
+    import json
+
+    import yaml
+
+    from .config import default_results_dir
+    from .results import find_record
+    path, rec = find_record(results_dir or default_results_dir(), run_id)
+    if as_json:
+        click.echo(json.dumps(rec, indent=2))
+        return
+    click.echo(f"{rec['run_id']}  ({path})")
+    click.echo(f"{rec['kind']} of {rec['method']} on {rec['split']} ({rec['stream']}, "
+               f"{rec['backbone']}), seed {rec['seed']}: {rec['status']}"
+               + (f" in {rec['duration_s']:.0f} s" if rec.get("duration_s") else "")
+               + (f"; error: {rec['error']}" if rec.get("error") else ""))
+    click.echo(f"config hash {rec['config_hash'][:12]}, parent {rec.get('parent_run_id') or '-'}, "
+               f"git {((rec.get('git') or {}).get('sha') or '?')[:10]}")
+    click.echo("\nconfig:\n" + yaml.safe_dump(rec.get("config") or {}, sort_keys=False).rstrip())
+    metrics = rec.get("metrics") or {}
+    if metrics:
+        click.echo("\nmetrics: " + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
+    history = {k: v for k, v in (rec.get("history") or {}).items() if isinstance(v, list) and v}
+    if history:
+        keys = list(history)
+        click.echo("\nepoch  " + "  ".join(f"{k:>12}" for k in keys))
+        for i in range(max(len(v) for v in history.values())):
+            click.echo(f"{i + 1:>5}  " + "  ".join(
+                f"{history[k][i]:>12.4f}" if i < len(history[k]) else " " * 12 for k in keys))
+    if plot_path is not None:
+        from .plots import history_png
+        out = plot_path / f"{rec['run_id']}.png" if plot_path.is_dir() else plot_path
+        history_png(history, out, title=f"{rec['method']} {rec['kind']} seed {rec['seed']}")
+        click.echo(f"wrote {out}")
 
 
 @main.group()
@@ -673,6 +719,19 @@ def data_prepare(dataset, raw, out, fmt, missing, workers, cut):
     click.echo(f"{dataset}: {state}: {info['num_samples']} samples, {info['frames']} frames -> {path}")
     if out is not None:
         click.echo(f"use it with: export SKELBENCH_PREPARED={Path(out).resolve()}")
+        return
+    from .config import ConfigError, load_card
+    from .data.prepared import empty_side
+    from .data.real import split_info
+    for split in load_card(dataset).get("splits", {}):
+        try:
+            sizes = split_info(split)
+        except ConfigError as e:        # e.g. a file that holds one split only
+            click.echo(f"  {split}: not available ({e})")
+            continue
+        problem = empty_side(split, dataset, sizes["train"], sizes["test"])
+        click.echo(f"  {split}: {sizes['train']} train / {sizes['test']} test"
+                   + (f"; warning: {problem}" if problem else ""))
 
 
 @data.command("info")
@@ -690,8 +749,13 @@ def data_info(split, as_json):
         return
     click.echo(f"{info['split']} ({info['dataset']}): {info['train']} train / {info['test']} test, "
                f"{info['num_classes']} classes, {info['frames']} frames")
+    from .data.prepared import empty_side
+    problem = empty_side(info["split"], info["dataset"], info["train"], info["test"])
+    if problem:
+        click.echo(f"warning: {problem}")
     click.echo(f"source: {info['source']}")
     click.echo(f"preprocessing: {info['preprocessing']}")
+    click.echo(f"  {'id':>3} {'class':<45} {'train':>6} {'test':>6}")
     for k, name in enumerate(info["classes"]):
         tr, te = info["per_class"]["train"].get(name, 0), info["per_class"]["test"].get(name, 0)
         click.echo(f"  {k:>3} {name:<45} {tr:>6} {te:>6}")

@@ -17,11 +17,8 @@ from typing import Any
 
 import yaml
 
+from .errors import ConfigError  # noqa: F401  (raised here, caught by the CLI)
 from .registry import did_you_mean
-
-
-class ConfigError(ValueError):
-    pass
 
 
 STREAMS = ("joint", "motion", "bone")
@@ -234,7 +231,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     from .methods import accepted_args
     from .registry import METHODS
 
-    from .protocols import DEFAULTS as PROTOCOL_DEFAULTS
+    from .defaults import PROTOCOLS as PROTOCOL_DEFAULTS
 
     recipe = load_recipe(method, root)
     if recipe.get("alias"):         # the same runs as the recipe it names
@@ -277,7 +274,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # backbone; --set comes last.
     from .backbones import backbone_defaults
     name = spec["name"]
-    from .speed import DEFAULTS as SPEED_DEFAULTS
+    from .defaults import SPEED as SPEED_DEFAULTS
     defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
     layers = [recipe, backbone_defaults(name), (recipe.get("backbones") or {}).get(name),
               schedule, per_class, (schedule.get("backbones") or {}).get(name)]

@@ -68,6 +68,7 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
                      # run at the recipe's and card's settings (no --set)? None: a record
                      # from before overrides were recorded (shown, named by its settings)
                      "canonical": _canonical(config),
+                     "overrides": ", ".join((config.get("run") or {}).get("overrides") or []),
                      "planned": planned[root].get(rec["method"], math.nan)})
     for row, variant in zip(rows, _variants(rows, schedules)):
         row["variant"] = variant
@@ -114,7 +115,9 @@ def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
             if rows[i]["canonical"] is None:
                 labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ)
             elif not rows[i]["canonical"]:
-                labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ) or "--set"
+                # named by the pretraining settings that differ, else by its --set overrides
+                labels[i] = (", ".join(f"{k}={schedules[i][k]}" for k in differ)
+                             or rows[i]["overrides"])
     return labels
 
 

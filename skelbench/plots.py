@@ -1,4 +1,5 @@
-"""Reliability diagrams from the per-bin sums stored in calibration records (matplotlib)."""
+"""Figures from records (matplotlib): reliability diagrams from the per-bin sums of calibration
+records, and a run's per-epoch curves."""
 from __future__ import annotations
 
 import math
@@ -58,6 +59,31 @@ def reliability_png(panels: dict[str, dict], out: Path, title: str = "") -> Path
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return _save(fig, out)
+
+
+def history_png(history: dict, out: Path, title: str = "") -> Path:
+    """One panel per per-epoch series of a run (loss first), written atomically as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted((k for k, v in history.items() if v), key=lambda k: (k != "loss", k))
+    if not keys:
+        raise ValueError("the run has no per-epoch history to plot")
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        ax.plot(range(1, len(history[key]) + 1), history[key], marker=".", lw=1)
+        ax.set(xlabel="epoch", title=key)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _save(fig, out: Path) -> Path:
+    import matplotlib.pyplot as plt
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".png", dir=out.parent)

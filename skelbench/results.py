@@ -103,6 +103,9 @@ class Record(dict):
             self["metrics"] = metrics
         self["duration_s"] = round(_seconds(self["created_at"], finished), 1)
         self.save()
+        from . import dist
+        if dist.is_main():
+            write_metrics_csv(self.run_dir, self.get("history"))
 
     def fail(self, error: BaseException) -> None:
         finished = now()
@@ -110,6 +113,61 @@ class Record(dict):
                     error=f"{type(error).__name__}: {error}",
                     duration_s=round(_seconds(self["created_at"], finished), 1))
         self.save()
+
+
+def write_metrics_csv(run_dir: Path, history: dict) -> None:
+    """The per-epoch history as ``metrics.csv`` beside the record (one row per epoch)."""
+    keys = [k for k, v in (history or {}).items() if isinstance(v, list) and v]
+    if not keys:
+        return
+    lines = ["epoch," + ",".join(keys)]
+    for i in range(max(len(history[k]) for k in keys)):
+        lines.append(",".join([str(i + 1)] + [repr(history[k][i]) if i < len(history[k]) else ""
+                                              for k in keys]))
+    atomic_write_text(Path(run_dir) / "metrics.csv", "\n".join(lines) + "\n")
+
+
+class EpochLog:
+    """Per-epoch scalars as they come: metrics.csv always, TensorBoard event files in ``tb/``
+    when the optional ``tensorboard`` package is installed (``pip install skelbench[tensorboard]``)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:             # tensorboard not installed: the CSV alone
+            self.writer = None
+        else:
+            self.writer = SummaryWriter(str(self.run_dir / "tb"))
+
+    def epoch(self, history: dict, epoch: int) -> None:
+        write_metrics_csv(self.run_dir, history)
+        if self.writer is not None:
+            for key, values in history.items():
+                if len(values) >= epoch:
+                    self.writer.add_scalar(key, values[epoch - 1], epoch)
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def find_record(results_dir: Path, run_id: str) -> tuple[Path, dict]:
+    """The record whose run id is ``run_id`` or starts with it (results_dir and its suites'
+    folders); an error names the candidates when the prefix is ambiguous."""
+    from .errors import ConfigError
+    matches = [(p, r) for root in record_roots(results_dir) for p, r, _ in iter_records(root)
+               if r and r["run_id"].startswith(run_id)]
+    exact = [(p, r) for p, r in matches if r["run_id"] == run_id]
+    if exact or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise ConfigError(f"no run {run_id!r} in {results_dir} or its suites' folders: "
+                          "`skelbench compare` lists what is finished")
+    shown = ", ".join(r["run_id"] for _, r in matches[:5])
+    raise ConfigError(f"{run_id!r} matches {len(matches)} runs ({shown}"
+                      f"{', ...' if len(matches) > 5 else ''}): give more of the id")
 
 
 def _seconds(a: str, b: str) -> float:

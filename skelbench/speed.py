@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-DEFAULTS = {"cudnn_benchmark": "auto", "tf32": "auto", "fused_optimizer": "auto", "compile": False}
+from .defaults import SPEED as DEFAULTS
+from .errors import ConfigError
 
 
 def effective(spec: dict | None, device: torch.device) -> dict:
@@ -24,7 +25,6 @@ def effective(spec: dict | None, device: torch.device) -> dict:
     spec = {**DEFAULTS, **(spec or {})}
     unknown = sorted(set(spec) - set(DEFAULTS))
     if unknown:
-        from .config import ConfigError
         raise ConfigError(f"speed.{unknown[0]} is not a speed setting ({', '.join(DEFAULTS)})")
     cuda = device.type == "cuda"
     out = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from . import dist
+from . import results as R
 from .data import Split
 from .errors import CheckpointError, NonFiniteLoss  # noqa: F401  (the CLI catches them)
 from .methods import Method
@@ -193,6 +194,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                 **({"rng_ranks": ranks} if world > 1 else {}), "history": history})
 
     use_amp = spec.get("amp", True)
+    log = R.EpochLog(checkpoint.parent) if dist.is_main() else None
     method.train()
     step_times = []
     task = progress.add_task("pretrain", total=(epochs - start_epoch) * steps_per_epoch) if progress else None
@@ -221,6 +223,10 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
         for key, total in sums.items():
             history.setdefault(key, []).append(round(dist.mean(total).item() / steps_per_epoch, 5))
         save(epoch + 1)
+        if log is not None:
+            log.epoch(history, epoch + 1)
+    if log is not None:
+        log.close()
     dist.barrier()          # the last checkpoint is complete before any rank reads it
     median = sorted(step_times)[len(step_times) // 2] if step_times else None
     return {"samples_per_s": round(global_batch / median, 1) if median else None,

@@ -40,10 +40,12 @@ def test_run_writes_records_and_reuses_the_pretraining(project):
 
     res = runner.invoke(main, ["compare", "--format", "md"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    # The newest config of the cell is shown (one seed with linear.epochs=2); the two runs of
-    # the older config are left out with a notice, never mixed in.
-    assert "skeletonclr" in res.output and "(1)" in res.output
-    assert "left out 2 linear run(s) of skeletonclr" in res.output
+    # The card's settings are the table (two seeds); the run with --set is a variant, shown
+    # with --all under its override, never mixed into the canonical cell.
+    assert "| skeletonclr " in res.output and "(2)" in res.output
+    assert "linear.epochs=2" not in res.output and "1 record(s) of runs with --set" in res.output
+    res = runner.invoke(main, ["compare", "--format", "md", "--all"], catch_exceptions=False)
+    assert "skeletonclr [linear.epochs=2]" in res.output and "(1)" in res.output
 
 
 def test_random_init_and_list(project):
@@ -64,7 +66,9 @@ def test_the_default_run_is_tranclr_linear(project):
     res = CliRunner().invoke(main, ["run", "--dataset", "synth-xsub", "--dry-run"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     plan = [line.split() for line in res.output.splitlines() if line.startswith("to do")]
-    assert [(row[2], row[3]) for row in plan] == [("linear", "tranclr")]
+    # AimCLR's phase 1, TranCLR's phase 2, then its linear run
+    assert [(row[2], row[3]) for row in plan] == [("pretrain", "aimclr"), ("pretrain", "tranclr"),
+                                                  ("linear", "tranclr")]
 
 
 def test_user_errors_are_one_line(project):

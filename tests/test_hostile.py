@@ -147,3 +147,21 @@ def test_prepare_names_a_wrong_raw_path_a_garbage_npz_and_leaves_no_empty_partia
     res = _cli("data", "prepare", "ntu60", "--raw", str(empty), "--out", str(out))
     assert res.exit_code == 1 and "no usable sample" in res.output
     assert out.is_dir() and not list(out.iterdir())     # no leftover .ntu60.partial
+
+
+def test_a_split_without_test_clips_is_named_before_training(project):
+    import yaml
+    card_path = project / "datasets" / "synth.yaml"
+    card = yaml.safe_load(card_path.read_text())
+    card["splits"]["synth-all"] = {"by": "subject", "train": [1, 2, 3, 4]}    # every subject
+    card_path.write_text(yaml.safe_dump(card))
+    info = _cli("data", "info", "synth-all")
+    assert info.exit_code == 0
+    assert "warning: synth-all: no test clips" in info.output
+    assert info.output.splitlines()[4].split() == ["id", "class", "train", "test"]   # headers
+    res = _cli("run", "--method", "skeletonclr", "--dataset", "synth-all")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "synth-all: no test clips in the prepared synth data" in res.output
+    assert "splits.synth-all" in res.output
+    records = list((project / "results").glob("runs/*/record.json"))
+    assert not records                       # refused before a pretraining record was started

@@ -163,6 +163,17 @@ def split_membership(meta: pd.DataFrame, split: str, card: dict, info: dict,
     return train, ~train
 
 
+def empty_side(split: str, dataset: str, n_train: int, n_test: int) -> str | None:
+    """What is wrong with a split that has no training or no test clips (None if both exist)."""
+    empty = [side for side, n in (("training", n_train), ("test", n_test)) if n == 0]
+    if not empty:
+        return None
+    return (f"{split}: no {' and no '.join(empty)} clips in the prepared {dataset} data "
+            f"({n_train} train / {n_test} test): check the split's rule in datasets/{dataset}.yaml "
+            f"(splits.{split}), or prepare the whole dataset (`skelbench data info {split}` "
+            "shows the counts)")
+
+
 def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
                root: Path | None = None) -> Split:
     card = load_card(dataset, root)
@@ -170,6 +181,9 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
     info = json.loads((path / "info.json").read_text())
     meta = pd.read_csv(path / "meta.csv")
     train, test = split_membership(meta, split, card, info, path)
+    problem = empty_side(split, dataset, int(train.sum()), int(test.sum()))
+    if problem:                     # before any training, not in torch.cat after it
+        raise ConfigError(problem)
     data = np.load(path / "data.npy", mmap_mode="r")
     # Checked here, before any training: a NaN would otherwise surface as a NaN loss mid-run.
     bad = ~np.isfinite(data).reshape(len(data), -1).all(axis=1)

@@ -29,8 +29,7 @@ class RawCoordinates(RandomInit):
 @METHODS.register("supervised")
 class Supervised(Method):
     """Encoder + linear classifier trained with cross-entropy on the training labels: the
-    ceiling. Views get the same crop + shear as SkeletonCLR's, so only the labels differ
-    (``crop_ratio=0, shear=0``: no augmentation, as the finetune protocol trains)."""
+    ceiling. Views get the same crop + shear as SkeletonCLR's, so only the labels differ."""
 
     def __init__(self, encoder, num_classes, stream="joint", crop_ratio=6, shear=0.5):
         super().__init__(encoder, num_classes, stream)

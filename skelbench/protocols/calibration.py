@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..metrics import calibration_report
-from . import protocol
+from .base import protocol
 
 
 def report_from_logits(logits: torch.Tensor, labels: torch.Tensor, n_bins: int) -> dict:

@@ -6,11 +6,43 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch import nn
+from torch.nn import functional as F
 
-from ..methods.baselines import Supervised
+from ..augment import to_stream
 from ..train import pretrain
-from . import protocol
+from .base import protocol
 from .linear import accuracy, save_logits
+
+
+class Finetuned(nn.Module):
+    """The pretrained encoder and a new linear head, trained end to end with cross-entropy on
+    clean clips by the shared training loop (which takes any module with ``training_step``)."""
+
+    pretrains = True
+
+    def __init__(self, encoder: nn.Module, num_classes: int, stream: str):
+        super().__init__()
+        self.encoder, self.stream = encoder, stream
+        self.classifier = nn.Linear(encoder.out_dim, num_classes)
+
+    def training_step(self, x, y, epoch, generator) -> dict:
+        logits = self.classifier(self.encoder(to_stream(x, self.stream)))
+        with torch.no_grad():
+            acc = (logits.argmax(1) == y).float().mean()
+        return {"loss": F.cross_entropy(logits, y), "train_top1": acc}
+
+    forward = training_step         # the step is the forward pass, so DDP can wrap it
+
+    def on_step_end(self) -> None:
+        pass
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Test logits (float32) in eval mode."""
+        self.eval()
+        return torch.cat([self.classifier(self.encoder(to_stream(x[i:i + batch_size], self.stream)))
+                          .float() for i in range(0, len(x), batch_size)])
 
 
 def class_balanced_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
@@ -31,8 +63,7 @@ def finetune_on(ctx, index: torch.Tensor | None = None, schedule: dict | None = 
     x, y = split.x_train, split.y_train
     if index is not None:
         x, y = x[index.to(x.device)], y[index.to(y.device)]
-    method = Supervised(ctx.encoder(), split.num_classes, ctx.cfg["data"]["stream"],
-                        crop_ratio=0, shear=0.0).to(ctx.device)
+    method = Finetuned(ctx.encoder(), split.num_classes, ctx.cfg["data"]["stream"]).to(ctx.device)
     spec = {**ctx.cfg["finetune"], **(schedule or {})}
     spec["batch_size"] = min(int(spec["batch_size"]), len(x))
     throughput = pretrain(method, dataclasses.replace(split, x_train=x, y_train=y), spec,

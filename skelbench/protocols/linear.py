@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from .. import dist
 from ..train import build_optimizer, build_scheduler
-from . import protocol
+from .base import protocol
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..metrics import retrieval as knn
-from . import protocol
+from .base import protocol
 
 
 @protocol("retrieval", "features", "retrieval")
