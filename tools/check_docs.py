@@ -65,7 +65,7 @@ def check(command: str) -> str | None:
         cmd.make_context(" ".join(path), list(rest))
     except click.ClickException as e:
         return f"{command}: {e.format_message()}"
-    if path[:1] in {p[:1] for p in EXECUTED}:
+    if path[:1] in {p[:1] for p in EXECUTED} and "--write" not in rest:   # writes nothing
         args = [*path, *rest] + (["--dry-run"] if path == ("run",) and "--dry-run" not in rest else [])
         res = CliRunner().invoke(main, args)
         if res.exit_code != 0:
