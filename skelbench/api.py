@@ -133,13 +133,19 @@ class Runner:
                      "has collapsed (docs/results.md)")
         return record
 
-    def evaluate(self, cfg: dict, seed: int, protocol: str) -> dict:
+    def evaluate(self, cfg: dict, seed: int, protocol: str, files: tuple = ()) -> dict:
         """The finished record of ``protocol`` on (cfg, seed): found, or run now (pretraining
-        first if needed)."""
+        first if needed). ``files``: what another protocol reads beside the record (a linear
+        run's logits); a record without them here (committed records carry JSON only) is
+        run again."""
         fn = PROTOCOLS.get(protocol)
         cfg = protocol_config(cfg, protocol)
         digest = protocol_hash(cfg, protocol)
         done = R.find_done(self.results_dir, protocol, digest, seed)
+        missing = [f for f in files if done is not None and not (self.run_path(done) / f).is_file()]
+        if missing:
+            self.log(f"{protocol} {done['run_id']} has no {', '.join(missing)} here: running it again")
+            done = None
         if done is not None:
             self.log(f"{protocol}: already done in {done['run_id']}")
             return done
@@ -147,7 +153,8 @@ class Runner:
         section = fn.sections[-1]
         spec = cfg.get(section, {})
         extra = {"target": cfg["transfer"]["target"]} if "transfer" in fn.sections else {}
-        record = R.start_record(self.results_dir, kind=protocol, cfg=cfg, config_hash=digest,
+        record = R.start_record(self.results_dir, kind=protocol,
+                                cfg=with_own_overrides(cfg, fn.sections), config_hash=digest,
                                 seed=seed, parent_run_id=parent["run_id"],
                                 global_batch=spec.get("batch_size"), epochs=spec.get("epochs"),
                                 hardware=hardware(self.device), **extra)
@@ -165,18 +172,23 @@ class Runner:
         """Frozen, pooled features of a pretraining on a split, extracted once per process."""
         stream = cfg["data"]["stream"]
         bn = cfg["features"]["bn"]
-        if bn not in ("running", "precise"):
+        if bn not in ("running", "precise"):     # (checked before any encoder is built)
             raise C.ConfigError(f"features.bn is {bn!r}: running (the statistics training left, "
                                 "as the papers) or precise (re-estimated on clean training clips)")
         key = (parent["run_id"], split.name, stream, bn)
         if key not in self._features:
-            encoder = self.encoder(cfg, parent)
-            if bn == "precise":
-                estimate_bn_statistics(encoder, split.x_train, stream, parent["seed"])
-            freeze(encoder)
+            encoder = self.frozen_encoder(parent, cfg, split)
             self._features[key] = (extract(encoder, split.x_train, stream),
                                    extract(encoder, split.x_test, stream))
         return self._features[key]
+
+    def frozen_encoder(self, parent: dict, cfg: dict, split) -> torch.nn.Module:
+        """The pretraining's encoder as the frozen protocols see it: eval mode, no gradients,
+        BN statistics as ``features.bn`` says (re-estimated on ``split``'s training clips)."""
+        encoder = self.encoder(cfg, parent)
+        if cfg["features"]["bn"] == "precise":
+            estimate_bn_statistics(encoder, split.x_train, cfg["data"]["stream"], parent["seed"])
+        return freeze(encoder)
 
     def encoder(self, cfg: dict, parent: dict) -> torch.nn.Module:
         encoder = build_backbone(cfg["backbone"]).to(self.device)
@@ -222,8 +234,13 @@ class Context:
     def encoder(self) -> torch.nn.Module:
         return self.runner.encoder(self.cfg, self.parent)
 
-    def requires(self, protocol: str) -> dict:
-        return self.runner.evaluate(self.cfg, self.seed, protocol)
+    def requires(self, protocol: str, files: tuple = ()) -> dict:
+        """The finished record of another protocol on the same pretraining (with ``files``
+        beside it), run first if needed."""
+        return self.runner.evaluate(self.cfg, self.seed, protocol, files)
+
+    def frozen_encoder(self, split) -> torch.nn.Module:
+        return self.runner.frozen_encoder(self.parent, self.cfg, split)
 
     def run_path(self, record: dict) -> Path:
         return self.runner.run_path(record)
@@ -234,6 +251,16 @@ def protocol_hash(cfg: dict, protocol: str) -> str:
     sections = PROTOCOLS.get(protocol).sections
     return C.config_hash({"pretrain": C.pretrain_section(cfg), "protocol": protocol,
                           **{s: cfg[s] for s in sections}})
+
+
+def with_own_overrides(cfg: dict, sections: tuple) -> dict:
+    """``cfg`` keeping, of its --set overrides, those that reach what this run depends on (its
+    pretraining and its protocol's sections): ``--set continuity.pairs=12`` leaves a linear
+    run canonical."""
+    own = set(C.pretrain_section(cfg)) | set(sections)
+    kept = [o for o in (cfg.get("run") or {}).get("overrides", [])
+            if o.split("=", 1)[0].split(".", 1)[0] in own]
+    return {**cfg, "run": {**(cfg.get("run") or {}), "overrides": kept}}
 
 
 def protocol_config(cfg: dict, protocol: str) -> dict:

@@ -618,32 +618,36 @@ def plot():
     """Figures from finished records."""
 
 
-@plot.command("reliability")
-@click.argument("runs", nargs=-1)
-@click.option("--dataset", "datasets", default=None, help="Splits (comma-separated; default: all).")
-@click.option("--method", "methods", default=None, help="Methods (comma-separated; default: all).")
-@click.option("--stream", default="joint", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="PNG path (default: results/reliability-<split>.png, one per split).")
-@click.option("--results-dir", type=click.Path(path_type=Path), default=None)
-def plot_reliability(runs, datasets, methods, stream, out, results_dir):
-    """Reliability diagrams, one panel per method, bins pooled over seeds.
+def _plot_options(fn):
+    for option in reversed([
+            click.argument("runs", nargs=-1),
+            click.option("--dataset", "datasets", default=None,
+                         help="Splits (comma-separated; default: all)."),
+            click.option("--method", "methods", default=None,
+                         help="Methods (comma-separated; default: all)."),
+            click.option("--stream", default="joint", show_default=True),
+            click.option("--out", type=click.Path(path_type=Path), default=None,
+                         help="PNG path (default: results/<plot>-<split>.png, one per split)."),
+            click.option("--results-dir", type=click.Path(path_type=Path), default=None)]):
+        fn = option(fn)
+    return fn
 
-    RUNS: calibration run ids to plot (default: every row of `compare`: each method, backbone
-    and variant, newest config)."""
+
+def _plot_records(kind, runs, datasets, methods, stream, out, results_dir, name):
+    """{split: {row label: [records]}} for the rows of `compare` (or the given run ids), and
+    the PNG path per split; from the reference suites' records unless a folder or --out is
+    given (the committed figures come from the committed records)."""
     import json
 
     from .config import default_results_dir, project_root
     from .leaderboard import _order_rows, entry, load_records
-    from .plots import merge_bins, reliability_png
     roots = None
     if out is None and results_dir is None:
-        # The committed figures come from the committed reference records, not from local runs.
         from .results import suite_roots
         roots = suite_roots(project_root() / "results")
     frame, _ = load_records(results_dir or default_results_dir(), roots)
     if not frame.empty:
-        frame = frame[frame["kind"] == "calibration"]
+        frame = frame[frame["kind"] == kind]
         if runs:
             frame = frame[frame["run_id"].isin(runs)]
         else:
@@ -653,26 +657,56 @@ def plot_reliability(runs, datasets, methods, stream, out, results_dir):
             if datasets:
                 frame = frame[frame["split"].isin(_split_list(datasets))]
     if frame.empty:
-        raise click.ClickException("no finished calibration records match: run "
-                                   "`skelbench run --protocol calibration` first")
+        raise click.ClickException(f"no finished {kind} records match: run "
+                                   f"`skelbench run --protocol {kind}` first")
     splits = sorted(frame["split"].unique())
     if out is not None and len(splits) > 1:
         raise click.ClickException(f"--out names one file but the records span {len(splits)} "
                                    f"splits ({', '.join(splits)}): pass --dataset")
     if out is not None and out.is_dir():
         out.mkdir(parents=True, exist_ok=True)      # a folder: the usual file name inside it
-        out = out / f"reliability-{splits[0]}.png"
+        out = out / f"{name}-{splits[0]}.png"
+    result = {}
     for split in splits:
-        panels = {}
         part = frame[frame["split"] == split]
         names = [entry(m, v) for m, v in zip(part["method"], part["variant"])]
+        rows = {}
         for key in _order_rows(sorted(set(zip(names, part["backbone"])))):
-            rows = part[[n == key[0] and b == key[1] for n, b in zip(names, part["backbone"])]]
-            records = [json.loads((Path(d) / "record.json").read_text()) for d in rows["run_dir"]]
+            chosen = part[[n == key[0] and b == key[1] for n, b in zip(names, part["backbone"])]]
             label = key[0] if part["backbone"].nunique() == 1 else f"{key[0]} ({key[1]})"
-            panels[f"{label}, {len(records)} seed(s)"] = merge_bins(records)
-        path = out or project_root() / "results" / f"reliability-{split}.png"
+            rows[label] = [json.loads((Path(d) / "record.json").read_text())
+                           for d in chosen["run_dir"]]
+        result[split] = (rows, out or project_root() / "results" / f"{name}-{split}.png")
+    return result
+
+
+@plot.command("reliability")
+@_plot_options
+def plot_reliability(runs, datasets, methods, stream, out, results_dir):
+    """Reliability diagrams, one panel per method, bins pooled over seeds.
+
+    RUNS: calibration run ids to plot (default: every row of `compare`: each method and
+    backbone at the recipe's and card's settings, newest config)."""
+    from .plots import merge_bins, reliability_png
+    for split, (rows, path) in _plot_records("calibration", runs, datasets, methods, stream, out,
+                                             results_dir, "reliability").items():
+        panels = {f"{label}, {len(recs)} seed(s)": merge_bins(recs) for label, recs in rows.items()}
         reliability_png(panels, path, title=f"{split} ({stream}): linear head, test set")
+        click.echo(f"wrote {path}")
+
+
+@plot.command("continuity")
+@_plot_options
+def plot_continuity(runs, datasets, methods, stream, out, results_dir):
+    """Mean cos(f(A), f(X_i)) against lambda along the continuity protocol's transitions, one
+    line per method (mean over seeds); panels: global / local x same / different class.
+
+    RUNS: continuity run ids to plot (default: every row of `compare`)."""
+    from .plots import continuity_png
+    for split, (rows, path) in _plot_records("continuity", runs, datasets, methods, stream, out,
+                                             results_dir, "continuity").items():
+        curves = {f"{label} ({len(recs)})": [r["curves"] for r in recs] for label, recs in rows.items()}
+        continuity_png(curves, path, title=f"{split} ({stream}): frozen encoder, test pairs")
         click.echo(f"wrote {path}")
 
 

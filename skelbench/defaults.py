@@ -9,7 +9,13 @@ PROTOCOLS = {
     # the evaluated split, for every encoder alike (docs/protocols.md).
     "features": {"bn": "running"},
     "retrieval": {"k": 20, "temperature": 0.1},
-    "calibration": {"n_bins": 15},
+    # Temperature scaling is fitted on a fixed, seeded 10 % of the training clips, held out
+    # from the head it scales (skelbench/protocols/calibration.py).
+    "calibration": {"n_bins": 15, "heldout": 0.1, "heldout_seed": 0},
+    # Transitions X_j -> X_i between fixed, seeded pairs of test clips (the same pairs for every
+    # method): global interpolation at ``grid``, local substitution of 1..4 body parts.
+    "continuity": {"pairs": 200, "pair_seed": 0,
+                   "grid": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]},
     # ActCLR's finetune settings (the AimCLR repository has none): all layers, no augmentation.
     "finetune": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True,
                  "weight_decay": 1.0e-4, "epochs": 80, "lr_steps": [10, 30, 50],

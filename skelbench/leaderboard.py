@@ -18,15 +18,23 @@ import yaml
 from .results import atomic_write_text, is_stale, iter_records, record_roots, suite_roots
 
 # What a protocol's columns show unless --metric asks otherwise.
-HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",), "calibration": ("ece", "aece"),
+HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",),
+            "calibration": ("ece", "aece", "ece_ts"),
+            "continuity": ("linearity_global_diff", "monotonic_global_diff"),
             "finetune": ("top1",), "semi-1": ("top1",), "semi-10": ("top1",),
             "transfer-linear": ("top1",), "transfer-finetune": ("top1",)}
 KIND_ORDER = list(HEADLINE)
 # compare prints one table per group of protocols, so a table stays as wide as a paper's.
 TABLES = {"frozen encoder": ("linear", "retrieval", "calibration"),
+          "continuity": ("continuity",),
           "finetuning": ("finetune", "semi-1", "semi-10"),
           "transfer": ("transfer-linear", "transfer-finetune")}
-LOWER_IS_BETTER = {"ece", "aece", "mce", "nll", "brier"}
+LOWER_IS_BETTER = {"ece", "aece", "mce", "nll", "brier", "ece_ts", "aece_ts", "nll_ts",
+                   "ece_ts_before", "aece_ts_before", "nll_ts_before"}
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER or metric.startswith(("linearity_", "lambda_error_"))
 # Marked †: chosen on the test split, kept only to set beside the papers' numbers.
 BEST_ON_TEST = {"top1_best"}
 BOUNDS = ("random-init", "supervised", "raw-1nn")
@@ -276,7 +284,7 @@ def pivot(agg: pd.DataFrame) -> tuple[list[str], list[list[str]], set]:
                  if (row, c) in values and _method(row[0]) not in BOUNDS
                  and not row[0].endswith("(paper)")]
         if cands:
-            target = (min if metric in LOWER_IS_BETTER else max)(m for m, _ in cands)
+            target = (min if lower_is_better(metric) else max)(m for m, _ in cands)
             best |= {(i, j) for m, i in cands if m == target}
     body = [list(row) + [_cell(values[(row, c)]) if (row, c) in values else "—" for c in columns]
             for row in rows]
@@ -356,8 +364,10 @@ def render_latex(header: list[str], body: list[list[str]], best: set = frozenset
     return "\n".join(lines)
 
 
-LEGEND = ("mean ± std (n seeds; 'n of m': a reference suite's cell with seeds still to run); bold: best method per column (bounds and papers' rows "
-          "excluded); ECE/AECE/MCE ×100, lower is better; † best epoch chosen on the test split")
+LEGEND = ("mean ± std (n seeds; 'n of m': a reference suite's cell with seeds still to run); "
+          "bold: best method per column (bounds and papers' rows excluded); ECE/AECE/MCE ×100 "
+          "and linearity error, lower is better (ece_ts: after temperature scaling); "
+          "monotonicity, higher is better; † best epoch chosen on the test split")
 
 
 def split_columns(title: str, header: list[str], body: list[list[str]], best: set,

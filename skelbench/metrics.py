@@ -120,3 +120,89 @@ def retrieval(gallery: torch.Tensor, gallery_y: torch.Tensor, query: torch.Tenso
         ap_sum += ((precision * rel).sum(dim=1) / n_rel[qy].clamp(min=1)).sum().item()
     n = len(query)
     return {"knn1": 100 * hits1 / n, name: 100 * hitsk / n, "map": 100 * ap_sum / n}
+
+
+# --- temperature scaling -----------------------------------------------------------------------
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T that minimises the NLL of softmax(logits / T) (Guo et al. 2017): one
+    scalar, fitted by a golden-section search over log T in [0.01, 100] (the NLL is unimodal in
+    it), float64. A head worse than uniform on these logits ends at the upper bound."""
+    z, y = logits.detach().cpu().double(), labels.detach().cpu().long()
+
+    def nll(log_t: float) -> float:
+        return F.cross_entropy(z / np.exp(log_t), y).item()
+    lo, hi = np.log(0.01), np.log(100.0)
+    golden = (np.sqrt(5) - 1) / 2
+    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(80):                 # golden-section search: the bracket shrinks to ~1e-16
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - golden * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + golden * (hi - lo)
+            fb = nll(b)
+    return float(np.exp((lo + hi) / 2))
+
+
+# --- continuity of the embedding along transitions -------------------------------------------
+def continuity(f_i: np.ndarray, f_j: np.ndarray, f_a: np.ndarray, lam: np.ndarray,
+               eps: float = 1e-8) -> dict:
+    """How an encoder maps transitions X_j -> X_i: anchors A_{p,l} at coefficients ``lam``
+    (P, L), increasing along l, with f_i, f_j (P, D) the endpoints' pooled features and f_a
+    (P, L, D) the anchors'. Per pair and coefficient (float64):
+
+    - ``linearity``: ||f(A) - (lam f(X_i) + (1 - lam) f(X_j))|| / ||f(X_i) - f(X_j)||, on the
+      pooled features as the encoder gives them (a per-sample L2 normalisation would make even a
+      linear encoder non-linear; the ratio is already invariant to the features' scale);
+    - ``lambda_hat``: lam recovered by projecting f(A) on the segment f(X_j) -> f(X_i), clipped
+      to [0, 1];
+    - ``similarity``: cos(f(A), f(X_i)), with the endpoints (lam 0 and 1) at both ends;
+    - ``monotone``: whether that similarity is non-decreasing along the path.
+
+    Pairs whose endpoints the encoder maps to the same point (||f(X_i) - f(X_j)|| <= eps times
+    the features' scale) have no defined linearity or lambda: they are NaN and counted in
+    ``undefined``, never divided by zero.
+    """
+    f_i, f_j, f_a = (np.asarray(a, np.float64) for a in (f_i, f_j, f_a))
+    lam = np.broadcast_to(np.asarray(lam, np.float64), f_a.shape[:2])
+    d = f_i - f_j                                                        # (P, D)
+    scale = max(np.abs(np.concatenate([f_i, f_j])).max(), 1.0)
+    dist = np.linalg.norm(d, axis=1)                                     # (P,)
+    undefined = dist <= eps * scale
+    safe = np.where(undefined, 1.0, dist)
+    target = lam[..., None] * f_i[:, None] + (1 - lam[..., None]) * f_j[:, None]
+    linearity = np.linalg.norm(f_a - target, axis=2) / safe[:, None]
+    lam_hat = np.clip(((f_a - f_j[:, None]) * d[:, None]).sum(2) / safe[:, None] ** 2, 0, 1)
+    linearity[undefined], lam_hat[undefined] = np.nan, np.nan
+
+    def cos(a, b):
+        na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+        return (a * b).sum(-1) / np.maximum(na * nb, 1e-300)
+    path = np.concatenate([f_j[:, None], f_a, f_i[:, None]], axis=1)    # (P, L + 2, D)
+    similarity = cos(path, f_i[:, None])
+    monotone = (np.diff(similarity, axis=1) >= -1e-9).all(axis=1)
+    return {"linearity": linearity, "lambda_hat": lam_hat, "lambda_error": np.abs(lam_hat - lam),
+            "similarity": similarity, "monotone": monotone, "undefined": undefined}
+
+
+def label_path(probs: np.ndarray, class_i: np.ndarray, class_j: np.ndarray,
+               lam: np.ndarray) -> dict:
+    """Along different-class paths X_j -> X_i, the linear head's predictions ``probs``
+    (P, L + 2, K) with the endpoints first and last: for the pairs whose endpoints it classifies
+    correctly, the first coefficient at which it predicts class i (``switch_lambda``), its
+    confidence there, and the share of paths on which it predicts a third class somewhere."""
+    probs = np.asarray(probs, np.float64)
+    pred = probs.argmax(2)
+    ok = (pred[:, 0] == class_j) & (pred[:, -1] == class_i)
+    path_lam = np.concatenate([np.zeros((len(pred), 1)), np.asarray(lam, np.float64),
+                               np.ones((len(pred), 1))], axis=1)
+    first = (pred == class_i[:, None]).argmax(1)                          # index of the switch
+    rows = np.arange(len(pred))
+    third = ((pred != class_i[:, None]) & (pred != class_j[:, None])).any(1)
+    return {"pairs": int(ok.sum()),
+            "switch_lambda": path_lam[rows, first][ok],
+            "switch_confidence": probs[rows, first].max(1)[ok],
+            "third_class": third[ok]}

@@ -82,6 +82,36 @@ def history_png(history: dict, out: Path, title: str = "") -> Path:
     return _save(fig, out)
 
 
+def continuity_png(curves: dict[str, list[dict]], out: Path, title: str = "") -> Path:
+    """Panels global / local x same / different class: per method (label -> its seeds'
+    ``curves``), the mean similarity to X_i along lambda, averaged over seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 7.0), sharey=True)
+    for row, transition in enumerate(("global", "local")):
+        for col, kind in enumerate(("same", "diff")):
+            ax = axes[row, col]
+            for label, seeds in curves.items():
+                runs = [c[transition][kind] for c in seeds if kind in c.get(transition, {})]
+                if runs:
+                    lam = np.mean([r["lambda"] for r in runs], axis=0)
+                    sim = np.mean([r["similarity"] for r in runs], axis=0)
+                    ax.plot(lam, sim, marker=".", lw=1.2, label=label)
+            ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
+            what = "same class" if kind == "same" else "different classes"
+            ax.set(title=f"{transition} transition, {what}", xlim=(0, 1),
+                   xlabel="λ (share of X_i)" if row else "", ylabel="cos(f(A), f(X_i))" if not col else "")
+            ax.title.set_fontsize(9)
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
 def _save(fig, out: Path) -> Path:
     import matplotlib.pyplot as plt
     out = Path(out)

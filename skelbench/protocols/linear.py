@@ -31,19 +31,23 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> dict:
             "top5": topk_correct(logits, labels, 5).float().mean().item() * 100}
 
 
-def save_logits(run_dir, logits: torch.Tensor, labels: torch.Tensor) -> None:
-    """Test logits beside the record (written whole or not at all; rank 0 under torchrun):
-    calibration and the stream ensembles read them."""
+def save_arrays(run_dir, name: str, **arrays: torch.Tensor) -> None:
+    """``name`` (.npz) beside the record, written whole or not at all; rank 0 under torchrun."""
     if not dist.is_main():
         return
-    fd, tmp = tempfile.mkstemp(prefix=".logits.", suffix=".npz", dir=run_dir)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".npz", dir=run_dir)
     os.close(fd)
     try:
-        np.savez_compressed(tmp, logits=logits.float().cpu().numpy(), labels=labels.cpu().numpy())
-        os.replace(tmp, Path(run_dir) / "logits.npz")
+        np.savez_compressed(tmp, **{k: v.detach().cpu().numpy() for k, v in arrays.items()})
+        os.replace(tmp, Path(run_dir) / name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_logits(run_dir, logits: torch.Tensor, labels: torch.Tensor) -> None:
+    """Test logits beside the record: calibration and the stream ensembles read them."""
+    save_arrays(run_dir, "logits.npz", logits=logits.float(), labels=labels)
 
 
 def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec: dict,
@@ -78,7 +82,7 @@ def train_linear(train_feat, train_y, test_feat, test_y, num_classes: int, spec:
         "top1_best": history[best_epoch],    # selected on the test set: for paper comparison only
         "best_epoch": best_epoch + 1,
     }
-    return {"metrics": metrics, "history": history, "logits": logits}
+    return {"metrics": metrics, "history": history, "logits": logits, "head": head}
 
 
 @protocol("linear", "features", "linear")
@@ -90,6 +94,8 @@ def linear(ctx) -> dict:
     out = train_linear(train_feat, split.y_train, test_feat, split.y_test, split.num_classes,
                        ctx.cfg["linear"], generator)
     save_logits(ctx.run_dir, out["logits"], split.y_test)
+    # the head itself, for protocols that follow its predictions (continuity's label path)
+    save_arrays(ctx.run_dir, "head.npz", weight=out["head"].weight, bias=out["head"].bias)
     return {"metrics": out["metrics"], "history": {"test_top1": out["history"]},
             "selection": "last"}
 
