@@ -45,6 +45,7 @@ class Runner:
     log: Callable[[str], None] = print
     sync_bn: bool = False       # under torchrun on GPUs: BN statistics over the global batch
     progress: object = None
+    on_result: Callable[[dict], None] | None = None     # each protocol record, as it is ready
     _splits: dict = field(default_factory=dict)
     _features: dict = field(default_factory=dict)
     _announced: set = field(default_factory=set)
@@ -57,6 +58,7 @@ class Runner:
             # Under torchrun rank 0 loads (and builds an embedded set) first, the others after.
             if not dist.is_main():
                 dist.barrier()
+            self.log(f"loading {key[1]} ({key[0]}; an embedded set is generated on first use)")
             self._splits[key] = load_split(key[1], key[0], self.device)
             if dist.is_main():
                 dist.barrier()
@@ -148,6 +150,8 @@ class Runner:
             done = None
         if done is not None:
             self.log(f"{protocol}: already done in {done['run_id']}")
+            if self.on_result:
+                self.on_result(done)
             return done
         parent = self.pretrain(cfg, seed, need_checkpoint=getattr(fn, "needs_encoder", True))
         section = fn.sections[-1]
@@ -166,6 +170,8 @@ class Runner:
             record.fail(e)
             raise
         record.finish(**out)
+        if self.on_result:
+            self.on_result(record)
         return record
 
     def features(self, parent: dict, cfg: dict, split) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,6 +183,8 @@ class Runner:
                                 "as the papers) or precise (re-estimated on clean training clips)")
         key = (parent["run_id"], split.name, stream, bn)
         if key not in self._features:
+            self.log(f"features of {parent['run_id']} on {split.name} "
+                     f"({len(split.x_train)} + {len(split.x_test)} clips, BN {bn})")
             encoder = self.frozen_encoder(parent, cfg, split)
             self._features[key] = (extract(encoder, split.x_train, stream),
                                    extract(encoder, split.x_test, stream))

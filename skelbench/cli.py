@@ -232,16 +232,21 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                         transient=False)
     progress.add_task = _with_defaults(progress.add_task)
+    shown = set()
+
+    def show_result(record):            # each protocol's result as soon as it is there
+        if record["run_id"] not in shown:
+            shown.add(record["run_id"])
+            progress.console.print(f"{summary(record)}  -> {record['run_id']}", highlight=False)
     runner = Runner(results_dir or default_results_dir(), dev, resume=resume,
                     log=lambda m: console.print(f"[dim]{m}[/dim]"),
-                    progress=progress if dist.is_main() else None, sync_bn=sync_bn)
+                    progress=progress if dist.is_main() else None, sync_bn=sync_bn,
+                    on_result=show_result)
     floors = []
     with progress:
         for cfg, seed_list, plist in jobs:
             for seed in seed_list:
                 records = runner.run(cfg, seed, plist)
-                for record in records:
-                    progress.console.print(f"{summary(record)}  -> {record['run_id']}")
                 if cfg["data"]["dataset"] == "quick" and "linear" in plist \
                         and cfg["class"] != "random-init":
                     # The quick start prints the untrained encoder's top-1 on the same seed

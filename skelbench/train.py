@@ -132,9 +132,10 @@ def set_rng_state(generator: torch.Generator, state: dict,
 
 def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint: Path,
              device: torch.device, resume: bool = False, progress=None,
-             speed: dict | None = None, sync_bn: bool = False) -> dict:
+             speed: dict | None = None, sync_bn: bool = False, label: str = "pretrain") -> dict:
     """Train ``method`` on ``split``'s training set; return throughput figures. ``speed``: the
-    settings of :func:`skelbench.speed.effective` (default: none).
+    settings of :func:`skelbench.speed.effective` (default: none); ``label`` names the progress
+    (``finetune`` for the finetuning protocols).
 
     Under torchrun the batch size is global: every rank draws the same permutation (the run's
     generator) and takes its slice of each global batch, augments it with its own generator and
@@ -197,7 +198,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     log = R.EpochLog(checkpoint.parent) if dist.is_main() else None
     method.train()
     step_times = []
-    task = progress.add_task("pretrain", total=(epochs - start_epoch) * steps_per_epoch) if progress else None
+    task = progress.add_task(label, total=(epochs - start_epoch) * steps_per_epoch) if progress else None
     for epoch in range(start_epoch, epochs):
         order = torch.randperm(n, generator=generator, device=device)
         sums = {}               # every scalar the step returns, summed on the device

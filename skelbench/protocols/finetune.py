@@ -68,7 +68,7 @@ def finetune_on(ctx, index: torch.Tensor | None = None, schedule: dict | None = 
     spec["batch_size"] = min(int(spec["batch_size"]), len(x))
     throughput = pretrain(method, dataclasses.replace(split, x_train=x, y_train=y), spec,
                           seed=ctx.seed, checkpoint=ctx.run_dir / "checkpoint.pt",
-                          device=ctx.device, progress=ctx.progress)
+                          device=ctx.device, progress=ctx.progress, label="finetune")
     logits = method.predict(split.x_test)
     save_logits(ctx.run_dir, logits, split.y_test)
     return {"metrics": accuracy(logits, split.y_test), "selection": "last",
