@@ -213,6 +213,7 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     from .api import Runner, resolve_device
     from .config import default_results_dir
     from .leaderboard import summary
+    _interruptible()
     dev = dist.init(device) or resolve_device(device)
     console = Console(stderr=True, quiet=not dist.is_main())
     console.soft_wrap = not console.is_terminal        # a log file gets whole lines
@@ -271,6 +272,18 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
                    + ", ".join(f"{m} {s / 3600:.2f} h ({100 * s / max(total, 1):.0f} %)"
                                for m, s in sorted(shares.items(), key=lambda kv: -kv[1])))
     dist.close()
+
+
+def _interruptible() -> None:
+    """SIGTERM (a cluster's preemption, `kill`) ends a run as Ctrl-C does: the record says
+    interrupted and the same command resumes it on any host. A run started in the background
+    (`nohup ... &`) has SIGINT ignored by the shell; `kill -INT` works again."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class LineProgress:

@@ -70,3 +70,24 @@ def test_sigkilled_pretraining_resumes_to_the_uninterrupted_result(project, meth
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert a["pretrain"]["history"] == b["pretrain"]["history"]
     assert a["linear"]["metrics"]["top1"] == b["linear"]["metrics"]["top1"]
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_and_it_resumes(project, tmp_path):
+    # A run started in the background: the shell ignores SIGINT there, and a cluster sends
+    # SIGTERM. Either way the record says interrupted and the same command resumes.
+    cmd = [sys.executable, "-m", "skelbench", "run", "--method", "skeletonclr", "--dataset",
+           "synth-xsub", "--threads", "1", "--set", "pretrain.epochs=40"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    runs = project / "results" / "runs"
+    for line in proc.stdout:                 # wait for the first finished epoch
+        if line.startswith("pretrain epoch 1/"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=60) == 130, rest
+    assert "interrupted" in rest and "resumes it" in rest
+    pre = records(runs.parent)["pretrain"]
+    assert pre["status"] == "failed" and pre["error"] == "KeyboardInterrupt: SIGTERM"
+    from skelbench.results import find_resumable
+    assert find_resumable(runs.parent, pre["config_hash"], 0)["run_id"] == pre["run_id"]
