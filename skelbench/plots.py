@@ -89,6 +89,8 @@ def continuity_png(curves: dict[str, list[dict]], out: Path, title: str = "") ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # One y-range for all panels, fitted to the curves: pooled ReLU features share a large
+    # common direction, so the similarities sit close to 1.
     fig, axes = plt.subplots(2, 2, figsize=(9.5, 7.0), sharey=True)
     for row, transition in enumerate(("global", "local")):
         for col, kind in enumerate(("same", "diff")):
@@ -99,7 +101,6 @@ def continuity_png(curves: dict[str, list[dict]], out: Path, title: str = "") ->
                     lam = np.mean([r["lambda"] for r in runs], axis=0)
                     sim = np.mean([r["similarity"] for r in runs], axis=0)
                     ax.plot(lam, sim, marker=".", lw=1.2, label=label)
-            ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
             what = "same class" if kind == "same" else "different classes"
             ax.set(title=f"{transition} transition, {what}", xlim=(0, 1),
                    xlabel="λ (share of X_i)" if row else "", ylabel="cos(f(A), f(X_i))" if not col else "")

@@ -25,7 +25,8 @@ p.meta, p.legend { color: #555; margin: .2em 0; }
 code { background: #f3f3f3; padding: 0 .3em; border-radius: 3px; }
 table { border-collapse: collapse; margin: .4em 0 1em; }
 th, td { padding: .3em .7em; border-bottom: 1px solid #e2e2e2; white-space: nowrap; }
-th { background: #f6f6f6; cursor: pointer; user-select: none; text-align: left; }
+th { background: #f6f6f6; cursor: pointer; user-select: none; text-align: left;
+     white-space: normal; max-width: 11em; vertical-align: bottom; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
