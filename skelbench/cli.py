@@ -469,7 +469,7 @@ def _print_tables(parts, sources) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .leaderboard import LEGEND, split_columns
+    from .leaderboard import LEGEND, name_columns, split_columns
     console = Console()
     console.print(f"[dim]{LEGEND}[/dim]")
     for title, header, body, best in parts:
@@ -477,7 +477,7 @@ def _print_tables(parts, sources) -> None:
                 title, header, body, best, console.width):
             table = Table(title=sub_title[0].upper() + sub_title[1:], box=box.SIMPLE_HEAD,
                           pad_edge=False)
-            n_text = sum(h in ("method", "backbone", "stream") for h in sub_header)
+            n_text = name_columns(sub_header)
             for i, h in enumerate(sub_header):
                 # names whole (a long variant wraps), numbers at least as wide as a header word
                 longest = max(len(w) for w in h.split())

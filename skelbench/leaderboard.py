@@ -327,9 +327,14 @@ def _cell(r) -> str:
     return f"{r.mean:.2f}{spread} ({r.n})"
 
 
+def name_columns(header: list[str]) -> int:
+    """How many leading columns of a table name its rows (the rest are numbers)."""
+    return sum(h in ("method", "backbone", "stream", "recipe") for h in header)
+
+
 def _aligns(header: list[str]) -> str:
     """l for the name columns, r for numbers (or as given: ``align`` of the table renderers)."""
-    n_text = sum(h in ("method", "backbone", "stream", "recipe") for h in header)
+    n_text = name_columns(header)
     return "l" * n_text + "r" * (len(header) - n_text)
 
 
@@ -376,7 +381,7 @@ def split_columns(title: str, header: list[str], body: list[list[str]], best: se
     first word of each value column, moved to the title), each with the name columns."""
     def needed(cols):
         return sum(max(len(header[j]), *(len(r[j]) for r in body)) + 3 for j in cols) + 1
-    n_text = sum(h in ("method", "backbone", "stream") for h in header)
+    n_text = name_columns(header)
     values = range(n_text, len(header))
     splits = list(dict.fromkeys(header[j].split(" ", 1)[0] for j in values))
     if len(splits) > 1 and needed(range(len(header))) <= width:

@@ -10,7 +10,7 @@ import base64
 import re
 from pathlib import Path
 
-from .leaderboard import BOUNDS, LEGEND, _method
+from .leaderboard import BOUNDS, LEGEND, _method, name_columns
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
@@ -94,7 +94,7 @@ NUMBER = re.compile(r"^\*{0,2}(-?\d+(?:\.\d+)?)")
 
 
 def _rows(header: list[str], body: list[list[str]], best: set) -> tuple[int, list[dict]]:
-    n_text = sum(h in ("method", "backbone", "stream", "recipe") for h in header)
+    n_text = name_columns(header)
     rows = []
     for i, row in enumerate(body):
         name = row[0]
