@@ -55,7 +55,7 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
     rows, schedules, notices = [], [], []
     roots = record_roots(results_dir) if roots is None else roots
     records = ((root, *item) for root in roots for item in iter_records(root))
-    planned = {}
+    planned, current, outdated = {}, {}, {}
     for root, path, rec, error in records:
         if rec is None:
             notices.append(f"unreadable record {path}: {error}")
@@ -67,8 +67,17 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
             notices.append(f"left out {rec['run_id']}: {state}")
             continue
         config = rec.get("config") or {}
-        schedules.append(pd.json_normalize({k: config[k] for k in VARIANT_SECTIONS if k in config})
-                         .iloc[0].to_dict())      # nested keys as "pretrain.epochs"
+        schedule = _settings(config)
+        if root not in current:
+            current[root] = suite_settings(root)
+        own = (config.get("run") or {}).get("overrides")
+        # Only the suite's own grid is checked: a run with other --set is a variant of its own.
+        changed = (_changed(schedule, current[root][0].get(rec["method"]))
+                   if current[root] and own is not None and set(own) <= current[root][1] else "")
+        if changed:
+            outdated.setdefault((root, rec["method"], changed), []).append(rec["run_id"])
+            continue
+        schedules.append(schedule)
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
         if root not in planned:
             planned[root] = planned_seeds(root)
@@ -78,6 +87,10 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
                      "canonical": _canonical(config),
                      "overrides": ", ".join((config.get("run") or {}).get("overrides") or []),
                      "planned": planned[root].get(rec["method"], math.nan)})
+    for (root, method, changed), ids in outdated.items():
+        notices.append(f"left out {len(ids)} run(s) of {method} in {root.parent.name}/{root.name}: "
+                       f"run under settings its suite no longer has ({changed}); "
+                       f"`skelbench run --suite {root.name.removesuffix('-full')}` runs it again")
     for row, variant in zip(rows, _variants(rows, schedules)):
         row["variant"] = variant
         if row.get("target"):
@@ -105,6 +118,41 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
 # and how its frozen features are taken (the parent of a two-phase method follows its child's
 # settings, so `init` would repeat them).
 VARIANT_SECTIONS = ("args", "backbone", "pretrain", "features")
+
+
+def _settings(config: dict) -> dict:
+    """A config's VARIANT_SECTIONS, nested keys flattened ("pretrain.epochs")."""
+    return pd.json_normalize({k: config[k] for k in VARIANT_SECTIONS if k in config}).iloc[0].to_dict()
+
+
+def suite_settings(root: Path) -> tuple[dict[str, list[dict]], set[str]] | None:
+    """For the suite owning ``root`` (results/NAME/ or its --full folder): per method, the
+    settings of every cell it runs today (card, recipes and variants resolved now), and the
+    --set overrides its grid uses. None for a folder that is no suite's. A suite's record made
+    under other settings (a card changed since) is not part of its leaderboard."""
+    name = root.name.removesuffix("-full")
+    path = root.parent / name / "suite.yaml"
+    if not path.is_file():
+        return None
+    from . import data  # noqa: F401  (registers the datasets the cards name)
+    from .suite import Suite, cells
+    by_method, overrides = {}, set()
+    for cfg, _, _ in cells(Suite(name, path, yaml.safe_load(path.read_text()) or {}),
+                           root.name.endswith("-full")):
+        by_method.setdefault(cfg["method"], []).append(_settings(cfg))
+        overrides.update(cfg["run"]["overrides"])
+    return by_method, overrides
+
+
+def _changed(settings: dict, cells: list[dict] | None) -> str:
+    """"" if ``settings`` match one of ``cells`` (keys only one side has do not count: written
+    by another version), else what differs from the closest cell, e.g. "args.momentum=0.99"."""
+    if cells is None:
+        return ""
+    diffs = [sorted(f"{k}={settings[k]}" for k in set(settings) & set(cell)
+                    if repr(settings[k]) != repr(cell[k])) for cell in cells]
+    best = min(diffs, key=len, default=[])
+    return ", ".join(best)
 
 
 def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:

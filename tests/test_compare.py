@@ -100,3 +100,25 @@ def test_canonical_rows_variants_and_a_suites_missing_seeds(tmp_path):
     assert "pretrain.lr=0.1" not in out and "1 record(s) of runs with --set" in out
     out = compare("--all")
     assert "Variants: frozen encoder" in out and "skeletonclr [pretrain.lr=0.1]" in out
+
+
+def test_a_suites_records_under_settings_it_no_longer_has_are_left_out(tmp_path):
+    import copy
+
+    from skelbench import config as C
+    suite = tmp_path / "ref"
+    suite.mkdir()
+    (suite / "suite.yaml").write_text(
+        "dataset: synth-xsub\nrows:\n  - {method: skeletonclr, seeds: [0, 1]}\n")
+    today = C.resolve("skeletonclr", "synth-xsub")
+    before = copy.deepcopy(today)       # the card's EMA as it was before a change
+    before["args"]["momentum"] = 0.5
+    extra = C.resolve("skeletonclr", "synth-xsub", overrides=["pretrain.lr=0.1"])
+    write(suite, "a", config=today, metrics={"top1": 40.0})
+    write(suite, "b", seed=1, config_hash="h0", config=before, metrics={"top1": 10.0})
+    write(suite, "c", config_hash="h2", config=extra, metrics={"top1": 9.0})
+    frame, notices = load_records(tmp_path)
+    assert sorted(frame["run_id"]) == ["a", "c"]     # a --set run of its own stays a variant
+    assert notices == ["left out 1 run(s) of skeletonclr in " f"{tmp_path.name}/ref: run under "
+                       "settings its suite no longer has (args.momentum=0.5); "
+                       "`skelbench run --suite ref` runs it again"]
