@@ -55,7 +55,7 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
     rows, schedules, notices = [], [], []
     roots = record_roots(results_dir) if roots is None else roots
     records = ((root, *item) for root in roots for item in iter_records(root))
-    planned, current, outdated = {}, {}, {}
+    plans, outdated = {}, {}
     for root, path, rec, error in records:
         if rec is None:
             notices.append(f"unreadable record {path}: {error}")
@@ -68,25 +68,23 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
             continue
         config = rec.get("config") or {}
         schedule = _settings(config)
-        if root not in current:
-            current[root] = suite_settings(root)
-        own = (config.get("run") or {}).get("overrides")
+        if root not in plans:
+            plans[root] = suite_plan(root)
+        plan, own = plans[root], (config.get("run") or {}).get("overrides")
         # Only the suite's own grid is checked: a run with other --set is a variant of its own.
-        changed = (_changed(schedule, current[root][0].get(rec["method"]))
-                   if current[root] and own is not None and set(own) <= current[root][1] else "")
+        changed = (_changed(schedule, plan.settings.get(rec["method"]))
+                   if plan and own is not None and set(own) <= plan.overrides else "")
         if changed:
             outdated.setdefault((root, rec["method"], changed), []).append(rec["run_id"])
             continue
         schedules.append(schedule)
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
-        if root not in planned:
-            planned[root] = planned_seeds(root)
         rows.append({**rec, "run_dir": str(path.parent),
                      # run at the recipe's and card's settings (no --set)? None: a record
                      # from before overrides were recorded (shown, named by its settings)
                      "canonical": _canonical(config),
                      "overrides": ", ".join((config.get("run") or {}).get("overrides") or []),
-                     "planned": planned[root].get(rec["method"], math.nan)})
+                     "planned": plan.seeds.get(rec["method"], math.nan) if plan else math.nan})
     for (root, method, changed), ids in outdated.items():
         notices.append(f"left out {len(ids)} run(s) of {method} in {root.parent.name}/{root.name}: "
                        f"run under settings its suite no longer has ({changed}); "
@@ -125,23 +123,23 @@ def _settings(config: dict) -> dict:
     return pd.json_normalize({k: config[k] for k in VARIANT_SECTIONS if k in config}).iloc[0].to_dict()
 
 
-def suite_settings(root: Path) -> tuple[dict[str, list[dict]], set[str]] | None:
-    """For the suite owning ``root`` (results/NAME/ or its --full folder): per method, the
-    settings of every cell it runs today (card, recipes and variants resolved now), and the
-    --set overrides its grid uses. None for a folder that is no suite's. A suite's record made
-    under other settings (a card changed since) is not part of its leaderboard."""
-    name = root.name.removesuffix("-full")
-    path = root.parent / name / "suite.yaml"
+def suite_plan(root: Path) -> SimpleNamespace | None:
+    """What the suite owning ``root`` (results/NAME/ or its --full folder) runs today, its card,
+    recipes and variants resolved now: per method its seed count (``seeds``) and the settings of
+    each of its cells (``settings``), and the --set overrides of its grid (``overrides``). None
+    for a folder that is no suite's. A suite's record made under other settings (a card
+    changed since) is not part of its leaderboard."""
+    path = root.parent / root.name.removesuffix("-full") / "suite.yaml"
     if not path.is_file():
         return None
     from . import data  # noqa: F401  (registers the datasets the cards name)
-    from .suite import Suite, cells
-    by_method, overrides = {}, set()
-    for cfg, _, _ in cells(Suite(name, path, yaml.safe_load(path.read_text()) or {}),
-                           root.name.endswith("-full")):
-        by_method.setdefault(cfg["method"], []).append(_settings(cfg))
-        overrides.update(cfg["run"]["overrides"])
-    return by_method, overrides
+    from .suite import cells, read_suite
+    plan = SimpleNamespace(seeds={}, settings={}, overrides=set())
+    for cfg, seeds, _ in cells(read_suite(path), root.name.endswith("-full")):
+        plan.seeds[cfg["method"]] = len(seeds)
+        plan.settings.setdefault(cfg["method"], []).append(_settings(cfg))
+        plan.overrides.update(cfg["run"]["overrides"])
+    return plan
 
 
 def _changed(settings: dict, cells: list[dict] | None) -> str:
@@ -180,16 +178,6 @@ def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
 def _canonical(config: dict) -> bool | None:
     overrides = (config.get("run") or {}).get("overrides")
     return None if overrides is None else not overrides
-
-
-def planned_seeds(root: Path) -> dict[str, int]:
-    """Seeds per method that the suite owning ``root`` plans (results/NAME/suite.yaml; its
-    ``--full`` records in results/NAME-full/ count against the same plan); {} for other roots."""
-    path = root.parent / root.name.removesuffix("-full") / "suite.yaml"
-    if not path.is_file():
-        return {}
-    rows = (yaml.safe_load(path.read_text()) or {}).get("rows") or []
-    return {r["method"]: len(r.get("seeds") or [0]) for r in rows if "method" in r}
 
 
 def entry(method: str, variant: str = "") -> str:

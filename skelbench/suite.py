@@ -35,6 +35,11 @@ def load_suite(name: str, root: Path | None = None) -> Suite:
     if not path.is_file():
         raise C.ConfigError(f"no suite {name!r} (results/{name}/suite.yaml)"
                             f"{did_you_mean(name, suite_names(root))}")
+    return read_suite(path)
+
+
+def read_suite(path: Path) -> Suite:
+    """The suite in ``path`` (results/NAME/suite.yaml), checked."""
     spec = C.load_yaml(path)
     for key in spec:
         if key not in KEYS:
@@ -46,7 +51,7 @@ def load_suite(name: str, root: Path | None = None) -> Suite:
                                 f"{', '.join(sorted(ROW_KEYS))}")
     if not spec.get("rows") or not spec.get("dataset"):
         raise C.ConfigError(f"{path}: a suite names a dataset and at least one row")
-    return Suite(name, path, spec)
+    return Suite(path.parent.name, path, spec)
 
 
 def full_overrides(method: str, full: dict, root: Path | None = None) -> list[str]:
