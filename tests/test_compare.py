@@ -102,6 +102,22 @@ def test_canonical_rows_variants_and_a_suites_missing_seeds(tmp_path):
     assert "Variants: frozen encoder" in out and "skeletonclr [pretrain.lr=0.1]" in out
 
 
+def test_a_variant_is_named_by_what_differs_from_the_canonical_records(tmp_path):
+    # Two variants that differ from the canonical run in different keys: each is named by its
+    # own change, not by the other's key at the canonical value.
+    def cfg(mining, bn, overrides):
+        return {"args": {"mining_epoch": mining}, "features": {"bn": bn},
+                "run": {"overrides": overrides}}
+    write(tmp_path, "a", config_hash="h0", config=cfg(20, "running", []), metrics={"top1": 20.0})
+    write(tmp_path, "b", config_hash="h1", config=cfg(20, "precise", ["features.bn=precise"]),
+          metrics={"top1": 30.0})
+    write(tmp_path, "c", config_hash="h2", config=cfg(40, "running", ["args.mining_epoch=40"]),
+          metrics={"top1": 32.0})
+    frame, _ = load_records(tmp_path)
+    assert dict(zip(frame["run_id"], frame["variant"])) == {
+        "a": "", "b": "features.bn=precise", "c": "args.mining_epoch=40"}
+
+
 def test_a_suites_records_under_settings_it_no_longer_has_are_left_out(tmp_path):
     import copy
 
