@@ -165,15 +165,15 @@ def _variants(rows: list[dict], schedules: list[dict]) -> list[str]:
     for members in groups.values():
         shared = set.intersection(*(set(schedules[i]) for i in members))
         differ = sorted(k for k in shared if len({repr(schedules[i][k]) for i in members}) > 1)
-        canonical = [schedules[i] for i in members if rows[i]["canonical"]]
+        canonical = {k: {repr(schedules[i][k]) for i in members if rows[i]["canonical"]}
+                     for k in differ}
         for i in members:
             if rows[i]["canonical"] is None:
                 labels[i] = ", ".join(f"{k}={schedules[i][k]}" for k in differ)
             elif not rows[i]["canonical"]:
                 # named by the pretraining settings in which it differs from the canonical
                 # records (all that differ where there are none), else by its --set overrides
-                own = [k for k in differ
-                       if all(repr(schedules[i][k]) != repr(c[k]) for c in canonical)]
+                own = [k for k in differ if repr(schedules[i][k]) not in canonical[k]]
                 labels[i] = (", ".join(f"{k}={schedules[i][k]}" for k in own)
                              or rows[i]["overrides"])
     return labels
