@@ -262,13 +262,12 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     if any(cfg["data"]["dataset"] == "quick" for cfg in cells):
         click.echo("The quick start ranks nothing. Methods are compared on the reference benchmark: "
                    "results/LEADERBOARD.md, or run it with `skelbench run --suite embedded` "
-                   f"(~{SUITE_HOURS} h on two CPU cores; docs/results.md).")
+                   f"(about {SUITE_HOURS} h on two CPU cores; docs/results.md).")
     if suite:
-        from .results import iter_records
         from .suite import time_shares
-        shares = time_shares([r for _, r, _ in iter_records(runner.results_dir) if r])
+        shares = time_shares(runner.results_dir)
         total = sum(shares.values())
-        click.echo(f"suite {suite}: {total / 3600:.2f} h of recorded run time; "
+        click.echo(f"suite {suite}: {total / 3600:.2f} h of recorded run time for one run of it; "
                    + ", ".join(f"{m} {s / 3600:.2f} h ({100 * s / max(total, 1):.0f} %)"
                                for m, s in sorted(shares.items(), key=lambda kv: -kv[1])))
     dist.close()
@@ -322,7 +321,7 @@ class LineProgress:
         return False
 
 
-SUITE_HOURS = 13  # the embedded suite on two CPU cores, from its step times (docs/results.md)
+SUITE_HOURS = "8 (AVX512) to 15 (AVX2)"  # the embedded suite on two CPU cores, by its records (docs/results.md)
 
 
 def _with_defaults(add_task):

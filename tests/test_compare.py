@@ -138,3 +138,26 @@ def test_a_suites_records_under_settings_it_no_longer_has_are_left_out(tmp_path)
     assert notices == ["left out 1 run(s) of skeletonclr in " f"{tmp_path.name}/ref: run under "
                        "settings its suite no longer has (args.momentum=0.5); "
                        "`skelbench run --suite ref` runs it again"]
+
+
+def test_suite_time_counts_one_run_of_the_grid(tmp_path):
+    from skelbench.suite import time_shares
+    bn = {r: {"features": {"bn": r}} for r in ("running", "precise")}
+    old, new = "2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"
+    # AimCLR seed 0 trained twice (a missing checkpoint): one run of the suite trains it once.
+    write(tmp_path, "p_old", kind="pretrain", method="aimclr", config_hash="ha", duration_s=100,
+          finished_at=old)
+    write(tmp_path, "p_new", kind="pretrain", method="aimclr", config_hash="ha", duration_s=60,
+          finished_at=new)
+    write(tmp_path, "q", kind="pretrain", method="actclr", config_hash="hc", duration_s=200,
+          parent_run_id="p_new")
+    write(tmp_path, "l1", method="aimclr", config_hash="la", config=bn["running"], duration_s=10,
+          parent_run_id="p_old", finished_at=new)
+    write(tmp_path, "l2", method="aimclr", config_hash="lb", config=bn["precise"], duration_s=20,
+          parent_run_id="p_new", finished_at=new)
+    write(tmp_path, "l3", method="actclr", config_hash="lc", duration_s=5, parent_run_id="q")
+    # A cell's older config is not shown by compare, and neither it nor its pretraining counts.
+    write(tmp_path, "p_stale", kind="pretrain", method="aimclr", config_hash="hz", duration_s=500)
+    write(tmp_path, "lz", method="aimclr", config_hash="lz", config=bn["running"], duration_s=7,
+          parent_run_id="p_stale", finished_at=old)
+    assert time_shares(tmp_path) == {"aimclr": 10 + 20 + 60, "actclr": 5 + 200}
