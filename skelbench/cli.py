@@ -264,7 +264,7 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
                    "results/LEADERBOARD.md, or run it with `skelbench run --suite embedded` "
                    f"(about {SUITE_HOURS} h on two CPU cores; docs/results.md).")
     if suite:
-        from .suite import time_shares
+        from .leaderboard import time_shares
         shares = time_shares(runner.results_dir)
         total = sum(shares.values())
         click.echo(f"suite {suite}: {total / 3600:.2f} h of recorded run time for one run of it; "

@@ -88,34 +88,3 @@ def cells(suite: Suite, full: bool = False, root: Path | None = None) -> list[tu
                                         skip_missing=True)
             out.append((cfg, seeds, protocols))
     return out
-
-
-def time_shares(root: Path) -> dict[str, float]:
-    """Seconds per method that a run of the suite in ``root`` takes by its records: the protocol
-    runs ``compare`` shows, and once per config and seed each pretraining they rest on (a parent
-    of a two-phase method included). Records under an older card, and a pretraining trained
-    again (on another CPU, for a missing checkpoint) beside its first run, are not what one run
-    of the suite costs and are not counted."""
-    from .leaderboard import load_records
-    from .results import iter_records
-    frame, _ = load_records(root, roots=[root])
-    if frame.empty:
-        return {}
-    records = {r["run_id"]: r for _, r, _ in iter_records(root) if r and r.get("status") == "done"}
-    out: dict[str, float] = {}
-    for method, seconds in zip(frame["method"], frame["duration_s"].fillna(0)):
-        out[method] = out.get(method, 0.0) + float(seconds)
-    pretrainings: dict[tuple, dict] = {}           # (config hash, seed) -> its newest run
-    todo = [p for p in frame.get("parent_run_id", []) if isinstance(p, str)]
-    while todo:
-        rec = records.get(todo.pop())
-        if rec is None:
-            continue
-        key = (rec["config_hash"], rec["seed"])
-        if key not in pretrainings or rec["finished_at"] > pretrainings[key]["finished_at"]:
-            pretrainings[key] = rec
-        if rec.get("parent_run_id"):
-            todo.append(rec["parent_run_id"])
-    for rec in pretrainings.values():
-        out[rec["method"]] = out.get(rec["method"], 0.0) + float(rec.get("duration_s") or 0)
-    return out

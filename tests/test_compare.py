@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from skelbench.leaderboard import aggregate, load_records, pivot, render_markdown
+from skelbench.leaderboard import aggregate, load_records, pivot, render_markdown, time_shares
 
 
 def write(results, run_id, **fields):
@@ -141,7 +141,6 @@ def test_a_suites_records_under_settings_it_no_longer_has_are_left_out(tmp_path)
 
 
 def test_suite_time_counts_one_run_of_the_grid(tmp_path):
-    from skelbench.suite import time_shares
     bn = {r: {"features": {"bn": r}} for r in ("running", "precise")}
     old, new = "2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"
     # AimCLR seed 0 trained twice (a missing checkpoint): one run of the suite trains it once.
