@@ -121,21 +121,23 @@ def time_shares(root: Path) -> dict[str, float]:
     frame, _ = load_records(root, roots=[root])
     if frame.empty:
         return {}
-    records = {r["run_id"]: r for _, r, _ in iter_records(root) if r and r.get("status") == "done"}
+    records = {r["run_id"]: r for _, r, _ in iter_records(root)
+               if r and r["kind"] == "pretrain" and r.get("status") == "done"}
     out: dict[str, float] = {}
     for method, seconds in zip(frame["method"], frame["duration_s"].fillna(0)):
         out[method] = out.get(method, 0.0) + float(seconds)
     pretrainings: dict[tuple, dict] = {}           # (config hash, seed) -> its newest run
-    todo = [p for p in frame.get("parent_run_id", []) if isinstance(p, str)]
-    while todo:
-        rec = records.get(todo.pop())
-        if rec is None:
+    todo = {p for p in frame.get("parent_run_id", []) if isinstance(p, str)}
+    seen: set[str] = set()
+    while todo:                                    # each pretraining and its parents, once
+        seen.add(run_id := todo.pop())
+        if (rec := records.get(run_id)) is None:
             continue
         key = (rec["config_hash"], rec["seed"])
         if key not in pretrainings or rec["finished_at"] > pretrainings[key]["finished_at"]:
             pretrainings[key] = rec
-        if rec.get("parent_run_id"):
-            todo.append(rec["parent_run_id"])
+        if rec.get("parent_run_id") and rec["parent_run_id"] not in seen:
+            todo.add(rec["parent_run_id"])
     for rec in pretrainings.values():
         out[rec["method"]] = out.get(rec["method"], 0.0) + float(rec.get("duration_s") or 0)
     return out
