@@ -84,7 +84,8 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
                      # from before overrides were recorded (shown, named by its settings)
                      "canonical": _canonical(config),
                      "overrides": ", ".join((config.get("run") or {}).get("overrides") or []),
-                     "planned": plan.seeds.get(rec["method"], math.nan) if plan else math.nan})
+                     "planned": plan.seeds.get(rec["method"], math.nan) if plan else math.nan,
+                     "reference": plan is not None})
     for (root, method, changed), ids in outdated.items():
         notices.append(f"left out {len(ids)} run(s) of {method} in {root.parent.name}/{root.name}: "
                        f"run under settings its suite no longer has ({changed}); "
@@ -96,9 +97,10 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
     if not rows:
         return pd.DataFrame(), notices
     frame = pd.json_normalize(rows)
-    # One result per (config, seed, kind): the newest, if a cell was run twice.
-    frame = frame.sort_values("finished_at").drop_duplicates(
-        ["kind", "config_hash", "seed"], keep="last")
+    # One result per (config, seed, kind): a reference suite's if it has one (a rerun of its cell
+    # elsewhere, to get a checkpoint back, does not replace it), else the newest.
+    frame = frame.sort_values(["reference", "finished_at"]).drop_duplicates(
+        ["kind", "config_hash", "seed"], keep="last").sort_values("finished_at")
     # Seeds of one config make a cell. Where a cell was also run with other settings that are not
     # the pretraining's (a linear schedule, a changed card), show the most recent config and say
     # what was left out.

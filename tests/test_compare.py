@@ -160,3 +160,13 @@ def test_suite_time_counts_one_run_of_the_grid(tmp_path):
     write(tmp_path, "lz", method="aimclr", config_hash="lz", config=bn["running"], duration_s=7,
           parent_run_id="p_stale", finished_at=old)
     assert time_shares(tmp_path) == {"aimclr": 10 + 20 + 60, "actclr": 5 + 200}
+
+
+def test_a_rerun_of_a_suites_cell_elsewhere_does_not_replace_the_suites_record(tmp_path):
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "suite.yaml").write_text(          # a folder that is a suite's
+        "dataset: synth-xsub\nrows:\n  - {method: skeletonclr, seeds: [0]}\n")
+    write(tmp_path / "ref", "a", metrics={"top1": 50.0})
+    write(tmp_path / "probes", "b", finished_at="2026-02-01T00:00:00+00:00", metrics={"top1": 40.0})
+    frame, _ = load_records(tmp_path, roots=[tmp_path / "ref", tmp_path / "probes"])
+    assert frame["metrics.top1"].tolist() == [50.0]
