@@ -19,6 +19,7 @@ from .methods import build_method
 from .methods.base import FRESH, carry_plan, load_parent
 from .protocols.features import extract, freeze
 from .registry import PROTOCOLS
+from .skeleton import require_same
 from .train import encoder_state, estimate_bn_statistics, load_checkpoint, pretrain
 
 
@@ -104,18 +105,20 @@ class Runner:
                                     global_batch=cfg["pretrain"]["batch_size"],
                                     epochs=cfg["pretrain"]["epochs"],
                                     hardware=hardware(self.device), speed=settings,
-                                    **distributed(self.sync_bn))
+                                    layout=split.layout.name, **distributed(self.sync_bn))
             self.log(f"pretraining {cfg['method']} seed {seed}: config {digest[:12]}, record "
                      f"{record.path}")
         try:
             torch.manual_seed(seed)
-            method = build_method(cfg, split.num_classes).to(self.device)
+            method = build_method(cfg, split.num_classes, split.layout).to(self.device)
             speed.compile_encoders(method, settings)
             if parent is not None:
                 # The whole parent model, key side from its query side; a fresh queue (a resumed
                 # run then continues from its own checkpoint).
                 path = self.run_path(parent) / "checkpoint.pt"
-                carried = load_parent(method, load_checkpoint(path, self.device)["method"], str(path))
+                state = load_checkpoint(path, self.device)
+                require_same(split.layout, state.get("layout"), f"parent pretraining {path}")
+                carried = load_parent(method, state["method"], str(path))
                 record.update(init={"parent_run_id": parent["run_id"], "carried": carried,
                                     "fresh": [n for n in FRESH if n in method.state_dict()]})
                 record.save()
@@ -193,14 +196,16 @@ class Runner:
     def frozen_encoder(self, parent: dict, cfg: dict, split) -> torch.nn.Module:
         """The pretraining's encoder as the frozen protocols see it: eval mode, no gradients,
         BN statistics as ``features.bn`` says (re-estimated on ``split``'s training clips)."""
-        encoder = self.encoder(cfg, parent)
+        encoder = self.encoder(cfg, parent, split.layout)
         if cfg["features"]["bn"] == "precise":
             estimate_bn_statistics(encoder, split.x_train, cfg["data"]["stream"], parent["seed"])
         return freeze(encoder)
 
-    def encoder(self, cfg: dict, parent: dict) -> torch.nn.Module:
-        encoder = build_backbone(cfg["backbone"]).to(self.device)
-        encoder.load_state_dict(encoder_state(self.run_path(parent) / "checkpoint.pt", self.device))
+    def encoder(self, cfg: dict, parent: dict, layout) -> torch.nn.Module:
+        """The pretraining's encoder for data of ``layout`` (refused if trained on another)."""
+        encoder = build_backbone(cfg["backbone"], layout).to(self.device)
+        encoder.load_state_dict(encoder_state(self.run_path(parent) / "checkpoint.pt", self.device,
+                                              layout))
         return encoder
 
     def run_path(self, record: dict) -> Path:
@@ -240,7 +245,7 @@ class Context:
         return self.runner.features(self.parent, self.cfg, split)
 
     def encoder(self) -> torch.nn.Module:
-        return self.runner.encoder(self.cfg, self.parent)
+        return self.runner.encoder(self.cfg, self.parent, self.eval_split().layout)
 
     def requires(self, protocol: str, files: tuple = ()) -> dict:
         """The finished record of another protocol on the same pretraining (with ``files``
@@ -356,7 +361,8 @@ def init_plan(cfg: dict) -> dict | None:
     on the CPU, nothing trained), as ``skelbench run --dry-run --show-config`` prints it."""
     if not cfg.get("init"):
         return None
-    child, parent = build_method(cfg, 2), build_method(cfg["init"], 2)
+    layout = C.card_layout(cfg["data"]["dataset"])
+    child, parent = build_method(cfg, 2, layout), build_method(cfg["init"], 2, layout)
     _, carried = carry_plan(child.state_dict(), parent.state_dict(), cfg["init"]["method"])
     return {"parent": cfg["init"]["method"],
             "parent_pretrain_hash": C.config_hash(C.pretrain_section(cfg["init"]))[:12],

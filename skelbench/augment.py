@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import skeleton
+from .skeleton import Layout
 
 
 def _uniform(generator: torch.Generator, shape, low: float, high: float, device) -> torch.Tensor:
@@ -49,9 +49,10 @@ def _chosen(generator, n: int, p: float, device) -> torch.Tensor:
     return (torch.rand(n, generator=generator, device=device) < p).view(n, 1, 1, 1, 1)
 
 
-def flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    """Left/right flip by the joint permutation, with probability p per sample."""
-    perm = torch.as_tensor(skeleton.FLIP_PERM, device=x.device)
+def flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5, *,
+         layout: Layout) -> torch.Tensor:
+    """Left/right flip by the layout's joint permutation, with probability p per sample."""
+    perm = torch.as_tensor(layout.flip, device=x.device)
     return torch.where(_chosen(generator, x.shape[0], p, x.device), x[:, :, :, perm], x)
 
 
@@ -123,10 +124,13 @@ EXTREME = {"flip": flip, "rotate": rotate, "noise": gaussian_noise, "blur": gaus
 
 
 def extreme(x: torch.Tensor, generator: torch.Generator, names=("flip", "rotate", "noise", "blur",
-            "axis_mask"), noise_std: float = 0.01, faithful: bool = True) -> torch.Tensor:
+            "axis_mask"), noise_std: float = 0.01, faithful: bool = True, *,
+            layout: Layout) -> torch.Tensor:
     """AimCLR's extreme augmentations in the given order (its default '12345')."""
     for name in names:
-        if name == "noise":
+        if name == "flip":
+            x = flip(x, generator, layout=layout)
+        elif name == "noise":
             x = gaussian_noise(x, generator, std=noise_std)
         elif name in ("rotate", "blur"):
             x = EXTREME[name](x, generator, faithful=faithful)
@@ -135,16 +139,14 @@ def extreme(x: torch.Tensor, generator: torch.Generator, names=("flip", "rotate"
     return x
 
 
-_PARTS = tuple(skeleton.BODY_PARTS.values())
-
-
-def part_mask(generator, n: int, num_parts, device) -> torch.Tensor:
-    """(n, V) bool: the joints of S ~ U{num_parts} body parts drawn per sample."""
+def part_mask(generator, n: int, num_parts, device, layout: Layout) -> torch.Tensor:
+    """(n, V) bool: the joints of S ~ U{num_parts} of the layout's body parts, drawn per sample."""
+    parts = tuple(layout.body_parts.values())
     s = torch.randint(num_parts[0], num_parts[1] + 1, (n, 1), generator=generator, device=device)
-    rank = torch.rand(n, len(_PARTS), generator=generator, device=device).argsort(1).argsort(1)
+    rank = torch.rand(n, len(parts), generator=generator, device=device).argsort(1).argsort(1)
     chosen = rank < s                                                        # (n, parts)
-    member = torch.zeros(len(_PARTS), skeleton.NUM_JOINTS, dtype=torch.bool, device=device)
-    for p, joints in enumerate(_PARTS):
+    member = torch.zeros(len(parts), layout.num_joints, dtype=torch.bool, device=device)
+    for p, joints in enumerate(parts):
         member[p, list(joints)] = True
     return (chosen.float() @ member.float()) > 0
 
@@ -170,50 +172,39 @@ def speed(x: torch.Tensor, generator: torch.Generator, p: float = 0.5,
     return torch.where(_chosen(generator, n, p, x.device), out, x)
 
 
-def root_outward() -> list[int]:
-    """Joints ordered so that each comes after its parent (the centre first)."""
-    order, seen = [skeleton.CENTER], {skeleton.CENTER}
-    while len(order) < skeleton.NUM_JOINTS:
-        for v, parent in enumerate(skeleton.BONE_PARENT):
-            if v not in seen and parent in seen:
-                order.append(v)
-                seen.add(v)
-    return order
-
-
-def bone_rescale(x: torch.Tensor, generator: torch.Generator, scale: float = 0.5) -> torch.Tensor:
+def bone_rescale(x: torch.Tensor, generator: torch.Generator, scale: float = 0.5, *,
+                 layout: Layout) -> torch.Tensor:
     """Rebuild each skeleton from the centre outwards with every bone multiplied by its own
     factor U(0, scale), one per sample and bone (ActCLR's '9': shrinks bones to 0-50 %)."""
     n = x.shape[0]
-    factor = _uniform(generator, (n, 1, 1, skeleton.NUM_JOINTS, 1), 0.0, scale, x.device).to(x.dtype)
+    factor = _uniform(generator, (n, 1, 1, layout.num_joints, 1), 0.0, scale, x.device).to(x.dtype)
     out = x.clone()
-    for v in root_outward()[1:]:          # a loop over joints, not samples
-        parent = skeleton.BONE_PARENT[v]
+    for v in layout.root_outward[1:]:     # a loop over joints, not samples
+        parent = layout.bone_parent[v]
         out[:, :, :, v] = out[:, :, :, parent] + factor[:, :, :, v] * (x[:, :, :, v] - x[:, :, :, parent])
     return out
 
 
 # --- input streams -----------------------------------------------------------------------------
-def motion(x: torch.Tensor) -> torch.Tensor:
+def motion(x: torch.Tensor, layout: Layout | None = None) -> torch.Tensor:
     """m[t] = x[t+1] - x[t]; the last frame is zero."""
     out = torch.zeros_like(x)
     out[:, :, :-1] = x[:, :, 1:] - x[:, :, :-1]
     return out
 
 
-_PARENT = torch.tensor(skeleton.BONE_PARENT)
+def bone(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """bone[v] = x[v] - x[parent(v)] in the layout; the centre is its own parent (zero bone)."""
+    return x - x[:, :, :, torch.as_tensor(layout.bone_parent, device=x.device)]
 
 
-def bone(x: torch.Tensor) -> torch.Tensor:
-    """bone[v] = x[v] - x[parent(v)]; the centre joint is its own parent (zero bone)."""
-    return x - x[:, :, :, _PARENT.to(x.device)]
+STREAMS = {"joint": lambda x, layout: x, "motion": motion, "bone": bone}
 
 
-STREAMS = {"joint": lambda x: x, "motion": motion, "bone": bone}
-
-
-def to_stream(x: torch.Tensor, stream: str) -> torch.Tensor:
+def to_stream(x: torch.Tensor, stream: str, layout: Layout) -> torch.Tensor:
+    """Joints (N, C, T, V, M) of ``layout`` -> the ``stream`` the encoder reads."""
     try:
-        return STREAMS[stream](x)
+        fn = STREAMS[stream]
     except KeyError:
         raise ValueError(f"unknown stream {stream!r}; choose one of {', '.join(STREAMS)}") from None
+    return fn(x, layout)

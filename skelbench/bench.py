@@ -83,7 +83,7 @@ def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
     settings = speed.effective(cfg.get("speed"), device)
     speed.apply(settings)
     torch.manual_seed(seed)
-    method = build_method(cfg, split.num_classes).to(device)
+    method = build_method(cfg, split.num_classes, split.layout).to(device)
     if not method.pretrains:
         raise ValueError(f"{cfg['method']} has no training step to time")
     speed.compile_encoders(method, settings)
@@ -158,7 +158,7 @@ def amp_agreement(cfg: dict, device: torch.device, steps: int = 300, batch_size:
     curves = {}
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         torch.manual_seed(seed)
-        method = build_method(cfg, split.num_classes).to(device)
+        method = build_method(cfg, split.num_classes, split.layout).to(device)
         method.train()
         optimizer = build_optimizer([p for p in method.parameters() if p.requires_grad], spec)
         scheduler = build_scheduler(optimizer, spec, steps_per_epoch)

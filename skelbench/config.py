@@ -138,6 +138,12 @@ def load_card(dataset: str, root: Path | None = None) -> dict:
     return card
 
 
+def card_layout(dataset: str, root: Path | None = None):
+    """The skeleton layout a dataset card names (ntu25 when it names none)."""
+    from .skeleton import get_layout
+    return get_layout(load_card(dataset, root).get("layout"))
+
+
 def split_index(root: Path | None = None) -> dict[str, str]:
     """split name -> dataset (card) name, over every card."""
     out = {}

@@ -24,6 +24,7 @@ from . import results as R
 from .data import Split
 from .errors import CheckpointError, NonFiniteLoss  # noqa: F401  (the CLI catches them)
 from .methods import Method
+from .skeleton import require_same
 
 
 
@@ -168,7 +169,8 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     if not method.pretrains:   # the untrained floor: BN statistics of the training clips only
         estimate_bn_statistics(method.encoder, split.x_train, method.stream, seed)
         if dist.is_main():
-            save_checkpoint(checkpoint, {"method": method.state_dict(), "epoch": 0})
+            save_checkpoint(checkpoint, {"method": method.state_dict(), "epoch": 0,
+                                         "layout": method.layout.name})
         return {"samples_per_s": None, "step_ms": None, "epochs_run": 0, "history": {}}
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = build_optimizer(params, spec, fused=bool(speed and speed["fused_optimizer"]))
@@ -192,6 +194,7 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             save_checkpoint(checkpoint, {
                 "method": method.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "epoch": epoch, "rng": rng,
+                "layout": method.layout.name,
                 **({"rng_ranks": ranks} if world > 1 else {}), "history": history})
 
     use_amp = spec.get("amp", True)
@@ -235,9 +238,13 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
             "epochs_run": epochs - start_epoch, "history": history}
 
 
-def encoder_state(checkpoint: Path, device: torch.device | str = "cpu") -> dict:
-    """The evaluated encoder's weights from a pretraining checkpoint (``encoder.`` prefix)."""
-    state = load_checkpoint(checkpoint, device)["method"]
+def encoder_state(checkpoint: Path, device: torch.device | str = "cpu", layout=None) -> dict:
+    """The evaluated encoder's weights from a pretraining checkpoint (``encoder.`` prefix);
+    refused when ``layout`` is given and the checkpoint was trained on another one."""
+    state = load_checkpoint(checkpoint, device)
+    if layout is not None:
+        require_same(layout, state.get("layout"), f"checkpoint {checkpoint}")
+    state = state["method"]
     return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
 
 
@@ -263,6 +270,6 @@ def estimate_bn_statistics(encoder: torch.nn.Module, x: torch.Tensor, stream: st
             m.eval()                # statistics as the frozen encoder will see its inputs
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
     for i in range(0, len(x), batch_size):
-        encoder(to_stream(x[order[i:i + batch_size]], stream))
+        encoder(to_stream(x[order[i:i + batch_size]], stream, encoder.layout))
     for bn in bns:
         bn.momentum = 0.1

@@ -11,6 +11,7 @@ from skelbench.backbones.stgcn import STGCN
 from skelbench.cli import main
 from skelbench.losses import relational_kl
 from skelbench.methods.actclr import ActCLR, actionlet_map, bone_transfer, swap, upsample
+from skelbench.skeleton import NTU25
 
 
 def tiny():
@@ -27,10 +28,10 @@ def test_actionlet_map_has_a_gradient_and_is_pooled_per_body_part():
     z = m.projector(m.encoder.pool(leaf, 2))
     (grad,) = torch.autograd.grad(1 - F.cosine_similarity(z, anchor.expand_as(z), dim=1).mean(), leaf)
     assert grad.abs().sum() > 0                                   # a real cosine: non-zero
-    act = actionlet_map(fmap, m._query_head, anchor, 2)
+    act = actionlet_map(fmap, m._query_head, anchor, 2, layout=NTU25)
     assert act.shape == (12, 1, fmap.shape[2], 25) and 0 <= act.min() and act.max() <= 1
     assert 0 < act.mean() < 1                                     # some parts on, some off
-    for joints in skeleton.BODY_PARTS.values():                   # one value per part and frame
+    for joints in skeleton.NTU25.body_parts.values():                   # one value per part and frame
         part = act[..., list(joints)]
         torch.testing.assert_close(part, part[..., :1].expand_as(part))
     up = upsample(act, 16, 2)
@@ -40,7 +41,7 @@ def test_actionlet_map_has_a_gradient_and_is_pooled_per_body_part():
 
 def test_swap_pastes_partner_parts_or_mixes():
     x, partner = torch.zeros(64, 3, 40, 25, 2), torch.ones(64, 3, 40, 25, 2)
-    mixed, share = swap(x, partner, torch.Generator().manual_seed(0))
+    mixed, share = swap(x, partner, torch.Generator().manual_seed(0), layout=NTU25)
     for i in range(64):
         s = share[i, 0, :, :, 0]
         if ((s > 0) & (s < 1)).any():                              # mixup: one share everywhere
@@ -54,10 +55,10 @@ def test_swap_pastes_partner_parts_or_mixes():
 
 def test_bone_transfer_keeps_directions_and_takes_partner_lengths():
     x, partner = torch.randn(4, 3, 5, 25, 2), torch.randn(4, 3, 5, 25, 2)
-    out = bone_transfer(x, partner)
-    parent = list(skeleton.BONE_PARENT)
+    out = bone_transfer(x, partner, NTU25)
+    parent = list(skeleton.NTU25.bone_parent)
     bones, theirs, new = (a - a[:, :, :, parent] for a in (x, partner, out))
-    keep = [v for v in range(25) if v != skeleton.CENTER]
+    keep = [v for v in range(25) if v != skeleton.NTU25.center_index]
     torch.testing.assert_close(new.norm(dim=1)[..., keep, :], theirs.norm(dim=1)[..., keep, :],
                                rtol=1e-4, atol=1e-5)
     assert (F.cosine_similarity(new, bones, dim=1)[..., keep, :] > 0.999).all()

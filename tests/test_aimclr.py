@@ -8,6 +8,7 @@ from skelbench import augment, skeleton
 from skelbench.losses import moco_logits, multi_positive_nce, soft_cross_entropy
 from skelbench.methods.aimclr import AimCLR, attention_drop, simam_attention
 from skelbench.backbones.stgcn import STGCN
+from skelbench.skeleton import NTU25
 
 
 def test_simam_energy_on_a_small_map():
@@ -82,16 +83,16 @@ def test_blur_kernel_faithful_is_unnormalised():
 def test_flip_axis_mask_and_per_sample_choices():
     x = torch.randn(256, 3, 4, 25, 2)
     g = torch.Generator().manual_seed(1)
-    flipped = augment.flip(x, g, p=0.5)
-    perm = list(skeleton.FLIP_PERM)
+    flipped = augment.flip(x, g, p=0.5, layout=NTU25)
+    perm = list(skeleton.NTU25.flip)
     is_flipped = [(flipped[i] == x[i][:, :, perm]).all().item() for i in range(len(x))]
     assert 90 < sum(is_flipped) < 166                  # about half, chosen per sample
     masked = augment.axis_mask(x, torch.Generator().manual_seed(2), p=1.0)
     zero_channels = (masked == 0).all(dim=(2, 3, 4)).sum(dim=1)
     assert (zero_channels == 1).all()
     assert len({int((masked[i] == 0).all(dim=(1, 2, 3)).nonzero()) for i in range(len(x))}) == 3
-    a = augment.extreme(x, torch.Generator().manual_seed(3))
-    b = augment.extreme(x, torch.Generator().manual_seed(3))
+    a = augment.extreme(x, torch.Generator().manual_seed(3), layout=NTU25)
+    b = augment.extreme(x, torch.Generator().manual_seed(3), layout=NTU25)
     torch.testing.assert_close(a, b)
 
 
@@ -108,12 +109,12 @@ def test_speed_resizes_into_a_zero_buffer():
 
 def test_bone_rescale_keeps_directions_and_shrinks_lengths():
     x = torch.randn(6, 3, 5, 25, 2)
-    out = augment.bone_rescale(x, torch.Generator().manual_seed(0))
-    parent = list(skeleton.BONE_PARENT)
+    out = augment.bone_rescale(x, torch.Generator().manual_seed(0), layout=NTU25)
+    parent = list(skeleton.NTU25.bone_parent)
     before, after = x - x[:, :, :, parent], out - out[:, :, :, parent]
-    torch.testing.assert_close(out[:, :, :, skeleton.CENTER], x[:, :, :, skeleton.CENTER])
+    torch.testing.assert_close(out[:, :, :, skeleton.NTU25.center_index], x[:, :, :, skeleton.NTU25.center_index])
     ratio = after.norm(dim=1) / before.norm(dim=1).clamp(min=1e-9)              # (n, T, V, M)
-    ratio = torch.cat([ratio[:, :, :skeleton.CENTER], ratio[:, :, skeleton.CENTER + 1:]], dim=2)
+    ratio = torch.cat([ratio[:, :, :skeleton.NTU25.center_index], ratio[:, :, skeleton.NTU25.center_index + 1:]], dim=2)
     assert (ratio <= 0.5 + 1e-5).all() and (ratio >= 0).all()
     assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-4)     # one factor per bone
     cos = F.cosine_similarity(after, before, dim=1)

@@ -1,6 +1,7 @@
 import torch
 
 from skelbench import augment, skeleton
+from skelbench.skeleton import NTU25
 
 
 def batch(n=6, t=12, seed=0):
@@ -54,7 +55,7 @@ def test_streams():
     m = augment.motion(x)
     torch.testing.assert_close(m[:, :, 3], x[:, :, 4] - x[:, :, 3])
     assert (m[:, :, -1] == 0).all()
-    b = augment.bone(x)
-    assert (b[:, :, :, skeleton.CENTER] == 0).all()
-    elbow, shoulder = skeleton.J["left_elbow"], skeleton.J["left_shoulder"]
+    b = augment.bone(x, NTU25)
+    assert (b[:, :, :, skeleton.NTU25.center_index] == 0).all()
+    elbow, shoulder = skeleton.NTU25.J["left_elbow"], skeleton.NTU25.J["left_shoulder"]
     torch.testing.assert_close(b[:, :, :, elbow], x[:, :, :, elbow] - x[:, :, :, shoulder])

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from skelbench import augment
 from skelbench.bench import timed_augment
 from skelbench.cli import main
+from skelbench.skeleton import NTU25
 
 
 def test_bench_reports_a_measured_step(project):
@@ -28,7 +29,7 @@ def test_nested_augmentations_are_timed_once(monkeypatch):
     totals = [0.0]
     with timed_augment(torch.device("cpu"), totals):
         x = torch.randn(4, 3, 12, 25, 2)
-        augment.extreme(x, torch.Generator().manual_seed(0))   # flip, rotate, noise, ... inside
+        augment.extreme(x, torch.Generator().manual_seed(0), layout=NTU25)   # flip, rotate, noise, ... inside
     assert len(syncs) == 2 and totals[0] > 0                # one outer call: timed once
     assert not hasattr(augment.extreme, "__wrapped__")
 
@@ -53,7 +54,7 @@ def test_views_are_what_the_training_step_draws(project):
     from skelbench import config as C
     from skelbench.methods import build_method
     cfg = C.resolve("skeletonclr", "synth-xsub")
-    method = build_method(cfg, 4)
+    method = build_method(cfg, 4, NTU25)
     x = torch.randn(3, 3, 12, 25, 2)
     a, b = method.views(x, 0, torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)
@@ -102,7 +103,7 @@ def test_compiled_encoder_keeps_its_state_dict_keys(project):
     from skelbench import speed
     from skelbench.methods import build_method
     cfg = C.resolve("skeletonclr", "synth-xsub")
-    method = build_method(cfg, 4)
+    method = build_method(cfg, 4, NTU25)
     keys = list(method.state_dict())
     speed.compile_encoders(method, {"compile": True})
     assert list(method.state_dict()) == keys

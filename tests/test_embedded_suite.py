@@ -66,7 +66,7 @@ def test_precise_bn_reestimates_on_clean_shuffled_clips_for_every_encoder(projec
     x[:48] += 2.0                   # a sorted training set: one batch would see one "class"
     stats = []
     for seed in (0, 1):
-        enc = build_backbone({"name": "stgcn-tiny", "width": 4, "hidden_dim": 16})
+        enc = build_backbone({"name": "stgcn-tiny", "width": 4, "hidden_dim": 16}, "ntu25")
         estimate_bn_statistics(enc, x, "joint", seed=seed, batch_size=32)
         stats.append(enc.data_bn.running_var.clone())
     # An average over batches of the whole set, whatever the order: the variance sees both halves.

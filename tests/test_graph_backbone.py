@@ -8,17 +8,17 @@ from skelbench.backbones.stgcn import STGCN, GraphConv
 
 
 def test_partitions_sum_like_stgcn():
-    a = spatial_partition()
+    a = spatial_partition(skeleton.NTU25)
     assert a.shape == (3, 25, 25)
     # Column-normalised adjacency split into 3 subsets: every column sums to 1 over all subsets.
     np.testing.assert_allclose(a.sum(axis=(0, 1)), np.ones(25), rtol=1e-6)
     # Subset 0 is the self-loop part: diagonal 1/deg(i) where deg counts the self-loop.
-    deg = (hop_distance(25, skeleton.EDGES) <= 1).sum(axis=0)
+    deg = (hop_distance(25, skeleton.NTU25.edges) <= 1).sum(axis=0)
     np.testing.assert_allclose(np.diag(a[0]), 1.0 / deg, rtol=1e-6)
     assert np.count_nonzero(a[0] - np.diag(np.diag(a[0]))) == 0
     # Entry [j, i] is the message j -> i. Centripetal (subset 1): the source is farther from the
     # centre than the target, e.g. neck -> spine_shoulder (the centre).
-    c, neck = skeleton.CENTER, skeleton.J["neck"]
+    c, neck = skeleton.NTU25.center_index, skeleton.NTU25.J["neck"]
     assert a[1, neck, c] > 0 and a[2, neck, c] == 0
     # Centrifugal (subset 2): centre -> neck.
     assert a[2, c, neck] > 0 and a[1, c, neck] == 0
@@ -27,14 +27,14 @@ def test_partitions_sum_like_stgcn():
 def test_partition_keeps_stgcn_max_hop_quirk():
     # Hop distances are cut at max_hop=1, so an edge between two joints both >1 hop from the
     # centre (elbow-wrist) compares inf == inf and lands in subset 1 (root), as in ST-GCN.
-    a = spatial_partition()
-    e, w = skeleton.J["left_elbow"], skeleton.J["left_wrist"]
+    a = spatial_partition(skeleton.NTU25)
+    e, w = skeleton.NTU25.J["left_elbow"], skeleton.NTU25.J["left_wrist"]
     assert a[1, e, w] > 0 and a[1, w, e] > 0 and a[2, e, w] == 0
 
 
 def test_graphconv_equals_conv_then_einsum():
     torch.manual_seed(0)
-    adj = torch.from_numpy(spatial_partition()) * torch.rand(3, 25, 25)
+    adj = torch.from_numpy(spatial_partition(skeleton.NTU25)) * torch.rand(3, 25, 25)
     g = GraphConv(5, 7, 3)
     torch.nn.init.normal_(g.conv.bias)
     x = torch.randn(4, 5, 6, 25)

@@ -23,6 +23,7 @@ from skelbench.data.ntu import DataFormatError
 from skelbench.data.preprocess import resize_time, ssl_preprocess
 
 from .conftest import REPO
+from skelbench.skeleton import NTU25
 
 FIXTURES = Path(os.environ.get("SKELBENCH_FIXTURES", REPO.parent / "shared" / "fixtures"))
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(),
@@ -64,7 +65,7 @@ def test_ntu_fixtures_parse_to_documented_frames_and_labels():
     assert (a1.bodies_per_frame == 1).all()
     assert ntu.parse_name("S001C001P001R001A004.skeleton") == {
         "setup": 1, "camera": 1, "subject": 1, "replication": 1, "action": 4}
-    x, length = ssl_preprocess(ntu.select_bodies(a1), 50)
+    x, length = ssl_preprocess(ntu.select_bodies(a1), 50, layout=NTU25)
     assert x.shape == (3, 50, 25, 2) and length == 103
     assert np.allclose(x[:, :, 20, 0], 0, atol=1e-6)      # centred on joint 21 per frame
     assert not x[..., 1].any()                            # one person: body 2 stays zero
@@ -392,12 +393,12 @@ def test_prepare_pkummd2_with_the_papers_and_the_mamp_cut(tmp_path, cut):
     if cut == "papers":          # [start - 1, end), the long clip's middle 300 of 450 frames
         assert lengths[:8] == [45, 22, 57, 110, 64, 66, 94, 90]
         assert (meta["start"][long], meta["end"][long], meta["length"][long]) == (99, 549, 300)
-        expected = ssl_preprocess(stream[99 + 75:99 + 375], 50)[0]
+        expected = ssl_preprocess(stream[99 + 75:99 + 375], 50, layout=NTU25)[0]
         assert "centre-cropped to 300" in info["preprocessing"]
     else:                        # [start, end), no crop
         assert lengths[:8] == [44, 21, 56, 109, 63, 65, 93, 89]
         assert (meta["start"][long], meta["end"][long], meta["length"][long]) == (100, 549, 449)
-        expected = ssl_preprocess(stream[100:549], 50)[0]
+        expected = ssl_preprocess(stream[100:549], 50, layout=NTU25)[0]
     np.testing.assert_allclose(data[long], expected, atol=1e-6)
 
 

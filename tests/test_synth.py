@@ -31,7 +31,8 @@ def test_two_person_classes_have_a_second_body_and_others_do_not():
 def test_clips_come_out_of_the_papers_preprocessing():
     """Raw camera-space clips through skelbench.data.preprocess: every present body centred on
     its spine shoulder in every frame, the shoulder line turned onto x (no depth component)."""
-    from skelbench.skeleton import J
+    from skelbench.skeleton import NTU25
+    J = NTU25.J
     data, _ = synth.generate(small())
     np.testing.assert_allclose(data[:, :, :, J["spine_shoulder"], 0], 0, atol=1e-5)
     shoulders = data[:, :, :, J["right_shoulder"], 0] - data[:, :, :, J["left_shoulder"], 0]
@@ -46,7 +47,7 @@ def test_raw_clips_are_in_camera_space_before_preprocessing(monkeypatch):
     from skelbench.data import preprocess
     seen = []
     real = preprocess.ssl_preprocess
-    monkeypatch.setattr(preprocess, "ssl_preprocess", lambda x, f: seen.append(x) or real(x, f))
+    monkeypatch.setattr(preprocess, "ssl_preprocess", lambda x, f, **kw: seen.append(x) or real(x, f, **kw))
     _, meta = synth.generate(small())
     depth = np.array([clip[0, 0, :, 2].mean() for clip in seen])
     assert (depth > 2.0).all() and (depth < 4.0).all()

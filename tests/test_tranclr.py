@@ -6,12 +6,13 @@ from torch.nn import functional as F
 from skelbench import skeleton
 from skelbench.losses import soft_alignment
 from skelbench.methods.tranclr import atac, cross_weight, local_substitution
+from skelbench.skeleton import NTU25
 
 
 def test_global_interpolation_is_exact():
     xi, xj = torch.randn(6, 3, 20, 25, 2), torch.randn(6, 3, 20, 25, 2)
     g = torch.Generator().manual_seed(0)
-    anchor, lam = atac(xi, xj, g, mode="global")
+    anchor, lam = atac(xi, xj, g, mode="global", layout=NTU25)
     lam_ref = torch.rand(6, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(lam, lam_ref)
     torch.testing.assert_close(anchor, lam.view(6, 1, 1, 1, 1) * xi + (1 - lam.view(6, 1, 1, 1, 1)) * xj)
@@ -22,11 +23,11 @@ def test_local_substitution_touches_only_chosen_parts_and_window():
     xi = torch.randn(n, 3, t, 25, 2)
     xj = torch.randn(n, 3, t, 25, 2)
     anchor, mask, lam = local_substitution(xi, xj, torch.Generator().manual_seed(1), (2, 3), (16, 24),
-                                           (0.5, 2.0))
+                                           (0.5, 2.0), layout=NTU25)
     torch.testing.assert_close(lam, mask.float().mean(dim=(1, 2)))
     outside = ~mask[:, None, :, :, None].expand_as(xj)
     assert torch.equal(anchor[outside], xj[outside])
-    parts = [set(j) for j in skeleton.BODY_PARTS.values()]
+    parts = [set(j) for j in skeleton.NTU25.body_parts.values()]
     for i in range(n):
         frames = mask[i].any(dim=1).nonzero().flatten().tolist()
         joints = set(mask[i].any(dim=0).nonzero().flatten().tolist())
@@ -54,7 +55,7 @@ def test_local_substitution_touches_only_chosen_parts_and_window():
 
 def test_both_mode_mixes_global_and_local_per_pair():
     xi, xj = torch.randn(200, 3, 30, 25, 2), torch.randn(200, 3, 30, 25, 2)
-    anchor, lam = atac(xi, xj, torch.Generator().manual_seed(2), mode="both", window=(8, 12))
+    anchor, lam = atac(xi, xj, torch.Generator().manual_seed(2), mode="both", window=(8, 12), layout=NTU25)
     lam5 = lam.view(-1, 1, 1, 1, 1)
     is_global = torch.isclose(anchor, lam5 * xi + (1 - lam5) * xj, atol=1e-6).flatten(1).all(1)
     assert 70 < is_global.sum() < 130

@@ -58,9 +58,9 @@ def test_too_long_clips_and_bad_sizes_are_refused():
 
 def test_registered_sizes_use_timm_blocks():
     from timm.layers import Attention
-    small = build_backbone({"name": "transformer-small"})
+    small = build_backbone({"name": "transformer-small"}, "ntu25")
     assert sum(isinstance(m, Attention) for m in small.modules()) == 8   # 4 blocks x (space, time)
-    big = build_backbone({"name": "transformer"})
+    big = build_backbone({"name": "transformer"}, "ntu25")
     assert big.out_dim == 256 and len(big.blocks) == 8
 
 

@@ -18,6 +18,7 @@ from skelbench.methods.tranclr import TranCLR
 from skelbench.train import load_checkpoint
 
 from .conftest import load_all
+from skelbench.skeleton import NTU25
 
 load_all()
 
@@ -149,8 +150,8 @@ def test_released_actionlet_is_about_zero_and_the_described_one_is_not():
     x = torch.randn(6, 3, 16, 25, 2)
     anchor = m.embed_key(x.mean(dim=0, keepdim=True))
     fmap = m.encoder.forward_features(x).detach()
-    released = actionlet_map(fmap, m._query_head, anchor, 2, inert=True)
-    described = actionlet_map(fmap, m._query_head, anchor, 2, inert=False)
+    released = actionlet_map(fmap, m._query_head, anchor, 2, inert=True, layout=NTU25)
+    described = actionlet_map(fmap, m._query_head, anchor, 2, inert=False, layout=NTU25)
     # Round-off gradients (~1e-19 relative) times the 1e8 gain: a few thousandths at most,
     # where the described map is a working mask (parts at 1, others at 0).
     assert 0 <= released.min() and released.max() < 0.01
@@ -163,7 +164,7 @@ def test_swap_schedule_narrows_branch_two_from_the_second_stage():
     assert small(ActCLR, curriculum=(4, 8, 12), released=()).swap_ranges(11) == {}
     # The late ranges: windows of 4-12 frames over the joints of 1-2 parts.
     x, partner = torch.zeros(200, 3, 40, 25, 1), torch.ones(200, 3, 40, 25, 1)
-    _, share = swap(x, partner, torch.Generator().manual_seed(0), **m.swap_ranges(8))
+    _, share = swap(x, partner, torch.Generator().manual_seed(0), layout=NTU25, **m.swap_ranges(8))
     pasted = share[:, 0, :, :, 0]
     cut = pasted.amax(dim=(1, 2)) == 1
     frames = (pasted[cut] > 0).any(dim=2).sum(dim=1)
@@ -174,8 +175,8 @@ def test_swap_schedule_narrows_branch_two_from_the_second_stage():
 
 def test_batch_swap_draws_share_one_window_for_the_batch():
     x, partner = torch.zeros(32, 3, 40, 25, 1), torch.ones(32, 3, 40, 25, 1)
-    _, per_batch = swap(x, partner, torch.Generator().manual_seed(3), per_batch=True)
-    _, per_sample = swap(x, partner, torch.Generator().manual_seed(3), per_batch=False)
+    _, per_batch = swap(x, partner, torch.Generator().manual_seed(3), per_batch=True, layout=NTU25)
+    _, per_sample = swap(x, partner, torch.Generator().manual_seed(3), per_batch=False, layout=NTU25)
     assert torch.equal(per_batch, per_batch[:1].expand_as(per_batch))
     assert not torch.equal(per_sample, per_sample[:1].expand_as(per_sample))
 
@@ -186,7 +187,7 @@ def test_speed_swap_pastes_the_nearest_of_the_partner_first_frames():
     t = 16
     x = torch.full((256, 1, t, 25, 1), -1.0)
     partner = torch.arange(t, dtype=torch.float).view(1, 1, t, 1, 1).expand(256, 1, t, 25, 1)
-    mixed, share = swap(x, partner.contiguous(), torch.Generator().manual_seed(0), cells=(3, 3))
+    mixed, share = swap(x, partner.contiguous(), torch.Generator().manual_seed(0), cells=(3, 3), layout=NTU25)
     expected = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
     speed = plain = 0
     for i in range(256):

@@ -22,19 +22,21 @@ TRANSFORMER_DEFAULTS = {"pretrain": {"optimizer": "adamw", "lr": 1.0e-3, "betas"
 @BACKBONES.register("transformer")
 def st_transformer(depth: int = 8, dim: int = 256, heads: int = 8, mlp_ratio: float = 4.0,
                 tubelet: int = 4, attention: str = "joint", drop_path: float = 0.0,
-                max_frames: int = 128):
+                max_frames: int = 128, layout="ntu25"):
     """Spatio-temporal Transformer (timm blocks), MAMP's size: depth 8, width 256, 8 heads."""
     from .transformer import STTransformer
     return STTransformer(depth=depth, dim=dim, heads=heads, mlp_ratio=mlp_ratio, tubelet=tubelet,
-                         attention=attention, drop_path=drop_path, max_frames=max_frames)
+                         attention=attention, drop_path=drop_path, max_frames=max_frames,
+                         layout=layout)
 
 
 @BACKBONES.register("transformer-small")
 def st_transformer_small(depth: int = 4, dim: int = 64, heads: int = 4, mlp_ratio: float = 4.0,
                       tubelet: int = 4, attention: str = "factorised", drop_path: float = 0.0,
-                      max_frames: int = 128):
+                      max_frames: int = 128, layout="ntu25"):
     """The Transformer at CPU size: depth 4, width 64, 4 heads, factorised attention."""
-    return st_transformer(depth, dim, heads, mlp_ratio, tubelet, attention, drop_path, max_frames)
+    return st_transformer(depth, dim, heads, mlp_ratio, tubelet, attention, drop_path, max_frames,
+                          layout)
 
 
 st_transformer.defaults = st_transformer_small.defaults = TRANSFORMER_DEFAULTS
@@ -45,15 +47,20 @@ def backbone_defaults(name: str) -> dict:
     return getattr(BACKBONES.get(name), "defaults", {})
 
 
+# Builder arguments the harness passes itself: the skeleton layout of the data the encoder reads.
+HARNESS_ARGS = {"layout"}
+
+
 def backbone_parameters(name: str) -> dict:
-    """The builder's keyword arguments and their defaults."""
-    return {k: p.default for k, p in inspect.signature(BACKBONES.get(name)).parameters.items()}
+    """The builder's keyword arguments (those a recipe may set) and their defaults."""
+    return {k: p.default for k, p in inspect.signature(BACKBONES.get(name)).parameters.items()
+            if k not in HARNESS_ARGS}
 
 
 def backbone_args(spec: dict) -> dict:
     """Validate ``{name, **kwargs}`` against the registered builder; return the kwargs."""
     builder = BACKBONES.get(spec["name"])
-    accepted = set(inspect.signature(builder).parameters)
+    accepted = set(inspect.signature(builder).parameters) - HARNESS_ARGS
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     for key in kwargs:
         if key not in accepted:
@@ -62,5 +69,6 @@ def backbone_args(spec: dict) -> dict:
     return kwargs
 
 
-def build_backbone(spec: dict):
-    return BACKBONES.get(spec["name"])(**backbone_args(spec))
+def build_backbone(spec: dict, layout):
+    """The encoder of ``spec`` for data of skeleton ``layout`` (a name or a Layout)."""
+    return BACKBONES.get(spec["name"])(**backbone_args(spec), layout=layout)

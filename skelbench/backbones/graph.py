@@ -1,9 +1,9 @@
-"""The ST-GCN spatial-partition adjacency of the NTU-25 graph."""
+"""The ST-GCN spatial-partition adjacency of a skeleton layout's graph."""
 from __future__ import annotations
 
 import numpy as np
 
-from .. import skeleton
+from ..skeleton import Layout
 
 
 def hop_distance(num_nodes: int, edges, max_hop: int = 1) -> np.ndarray:
@@ -17,15 +17,15 @@ def hop_distance(num_nodes: int, edges, max_hop: int = 1) -> np.ndarray:
     return dist
 
 
-def spatial_partition(num_nodes: int = skeleton.NUM_JOINTS, edges=skeleton.EDGES,
-                      center: int = skeleton.CENTER, max_hop: int = 1) -> np.ndarray:
+def spatial_partition(layout: Layout, max_hop: int = 1) -> np.ndarray:
     """(3, V, V) adjacency: root, centripetal, centrifugal; entry [j, i] is the message j -> i.
 
     As in ST-GCN, hop distances are only computed up to ``max_hop`` (farther ones are inf), so
     two neighbours both farther than ``max_hop`` from the centre compare equal and land in the
     root subset. This is the graph every skeleton SSL paper trained on; it is kept as is.
     """
-    dist = hop_distance(num_nodes, edges, max_hop)
+    num_nodes, center = layout.num_joints, layout.center_index
+    dist = hop_distance(num_nodes, layout.edges, max_hop)
     adj = (dist <= max_hop).astype(np.float64)
     norm = adj / adj.sum(axis=0, keepdims=True)  # column-normalised: A D^-1
     parts = []

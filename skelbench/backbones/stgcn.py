@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import skeleton
+from ..skeleton import Layout, get_layout
 from ..registry import BACKBONES
 from .graph import spatial_partition
 
@@ -68,9 +68,11 @@ class STGCN(nn.Module):
     """Input (N, C, T, V, M); ``forward_features`` -> (N*M, C', T', V); ``pool`` -> (N, C')."""
 
     def __init__(self, width: int = 16, hidden_dim: int = 256, dropout: float = 0.5,
-                 in_channels: int = skeleton.NUM_COORDS, num_joints: int = skeleton.NUM_JOINTS):
+                 layout: str | Layout = "ntu25"):
         super().__init__()
-        adj = torch.from_numpy(spatial_partition())
+        self.layout = layout = get_layout(layout)
+        in_channels, num_joints = layout.coords, layout.num_joints
+        adj = torch.from_numpy(spatial_partition(layout))
         w = width
         plan = [  # (c_in, c_out, stride); dropout in every block but the first, as the papers
             (in_channels, w, 1), (w, w, 1), (w, w, 1), (w, w, 1), (w, 2 * w, 2),
@@ -119,18 +121,21 @@ def init_weights(module: nn.Module) -> None:
 
 
 @BACKBONES.register("stgcn")
-def stgcn(width: int = 16, hidden_dim: int = 256, dropout: float = 0.5) -> STGCN:
+def stgcn(width: int = 16, hidden_dim: int = 256, dropout: float = 0.5,
+        layout: str | Layout = "ntu25") -> STGCN:
     """ST-GCN, quarter width (16) by default, as in SkeletonCLR/AimCLR/ActCLR."""
-    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout)
+    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout, layout=layout)
 
 
 @BACKBONES.register("stgcn-full")
-def stgcn_full(width: int = 64, hidden_dim: int = 256, dropout: float = 0.5) -> STGCN:
+def stgcn_full(width: int = 64, hidden_dim: int = 256, dropout: float = 0.5,
+        layout: str | Layout = "ntu25") -> STGCN:
     """ST-GCN at the original full width (64)."""
-    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout)
+    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout, layout=layout)
 
 
 @BACKBONES.register("stgcn-tiny")
-def stgcn_tiny(width: int = 8, hidden_dim: int = 64, dropout: float = 0.5) -> STGCN:
+def stgcn_tiny(width: int = 8, hidden_dim: int = 64, dropout: float = 0.5,
+        layout: str | Layout = "ntu25") -> STGCN:
     """ST-GCN at half the papers' width with a 64-d output: the embedded set's CPU schedule."""
-    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout)
+    return STGCN(width=width, hidden_dim=hidden_dim, dropout=dropout, layout=layout)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from timm.layers import Attention, DropPath, Mlp, trunc_normal_
 
-from .. import skeleton
+from ..skeleton import Layout, get_layout
 from .stgcn import STGCN
 
 
@@ -68,9 +68,10 @@ class STTransformer(nn.Module):
 
     def __init__(self, depth: int = 8, dim: int = 256, heads: int = 8, mlp_ratio: float = 4.0,
                  tubelet: int = 4, attention: str = "joint", drop_path: float = 0.0,
-                 max_frames: int = 128, in_channels: int = skeleton.NUM_COORDS,
-                 num_joints: int = skeleton.NUM_JOINTS):
+                 max_frames: int = 128, layout: str | Layout = "ntu25"):
         super().__init__()
+        self.layout = layout = get_layout(layout)
+        in_channels, num_joints = layout.coords, layout.num_joints
         if attention not in BLOCKS:
             raise ValueError(f"attention must be one of {sorted(BLOCKS)}, got {attention!r}")
         if dim % heads:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import skeleton
+from ..skeleton import NTU25
 
 NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 FIELDS = ("setup", "camera", "subject", "replication", "action")
@@ -94,9 +94,9 @@ def read_skeleton(path: Path) -> RawSkeleton:
                 raise DataFormatError(path, f"file ends inside frame {f + 1} of {frames} "
                                             "(truncated?)", len(lines))
             n_joints = integer(i + 1, "the joint count")
-            if n_joints != skeleton.NUM_JOINTS:
+            if n_joints != NTU25.num_joints:
                 raise DataFormatError(path, f"{n_joints} joints; NTU skeletons have "
-                                            f"{skeleton.NUM_JOINTS}", i + 2)
+                                            f"{NTU25.num_joints}", i + 2)
             if i + 2 + n_joints > len(lines):
                 raise DataFormatError(path, f"file ends inside frame {f + 1} of {frames} "
                                             "(truncated?)", len(lines))
@@ -104,12 +104,12 @@ def read_skeleton(path: Path) -> RawSkeleton:
                 starts.append(i + 2)
                 slots.append((f, m))
             i += 2 + n_joints
-    joints = np.zeros((frames, MAX_BODIES, skeleton.NUM_JOINTS, 3), np.float32)
+    joints = np.zeros((frames, MAX_BODIES, NTU25.num_joints, 3), np.float32)
     if starts:
-        block = [lines[s + j] for s in starts for j in range(skeleton.NUM_JOINTS)]
+        block = [lines[s + j] for s in starts for j in range(NTU25.num_joints)]
         values = _parse_floats(path, block, starts)
         f, m = np.array(slots).T
-        joints[f, m] = values.reshape(len(starts), skeleton.NUM_JOINTS, JOINT_VALUES)[..., :3]
+        joints[f, m] = values.reshape(len(starts), NTU25.num_joints, JOINT_VALUES)[..., :3]
     if not joints.any():
         raise EmptySample(path, f"no skeleton in any of its {frames} frames")
     return RawSkeleton(joints, counts)
@@ -124,7 +124,7 @@ def _parse_floats(path: Path, block: list[str], starts: list[int]) -> np.ndarray
     if values is not None and values.size == len(block) * JOINT_VALUES and np.isfinite(values).all():
         return values
     for k, text in enumerate(block):
-        line = starts[k // skeleton.NUM_JOINTS] + k % skeleton.NUM_JOINTS + 1
+        line = starts[k // NTU25.num_joints] + k % NTU25.num_joints + 1
         fields = text.split()
         if len(fields) != JOINT_VALUES:
             raise DataFormatError(path, f"joint line has {len(fields)} values, expected "

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import skeleton
+from ..skeleton import NTU25
 from .ntu import DataFormatError
 
 PART1 = re.compile(r"(\d{4})-([LMR])")
 PART2 = re.compile(r"A(\d{2})N(\d{2})-([LMR])")
 VIEWS = {"L": 1, "M": 2, "R": 3}
 NUM_CLASSES = 51
-VALUES = 2 * skeleton.NUM_JOINTS * 3
+VALUES = 2 * NTU25.num_joints * 3
 
 
 def parse_video(name: str) -> dict:
@@ -69,7 +69,7 @@ def read_stream(path: Path) -> np.ndarray:
                 raise DataFormatError(path, "NaN or infinite coordinate", i + 1)
     if not lines:
         raise DataFormatError(path, "empty skeleton file")
-    return values.reshape(len(lines), 2, skeleton.NUM_JOINTS, 3).astype(np.float32)
+    return values.reshape(len(lines), 2, NTU25.num_joints, 3).astype(np.float32)
 
 
 @dataclass

@@ -27,6 +27,7 @@ import torch
 
 from ..config import ConfigError, load_card, project_root
 from ..registry import DATASETS
+from ..skeleton import Layout, get_layout
 
 REQUIRED_COLUMNS = ("name", "label", "length")
 
@@ -45,6 +46,11 @@ class Split:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def layout(self) -> Layout:
+        """The skeleton layout the data was prepared in (``info.json``; ntu25 before it said)."""
+        return get_layout(self.info.get("layout"))
 
 
 def prepared_root(root: Path | None = None) -> Path:
@@ -191,6 +197,11 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
         raise ConfigError(f"{path / 'data.npy'}: sample {meta['name'][int(np.argmax(bad))]} "
                           f"(and {int(bad.sum()) - 1} more) has NaN or inf coordinates; prepare "
                           f"the dataset again (skelbench data prepare {dataset} ...)")
+    layout = get_layout(info.get("layout"))
+    if data.ndim != 5 or data.shape[3] != layout.num_joints:
+        raise ConfigError(f"{path / 'data.npy'} has shape {tuple(data.shape)}, but its info.json "
+                          f"says layout {layout.name} ({layout.num_joints} joints): prepare the "
+                          f"dataset again (skelbench data prepare {dataset} ...)")
     labels = meta["label"].to_numpy()
 
     def put(mask):

@@ -1,27 +1,26 @@
 """The preprocessing the skeleton SSL papers use (CrosSCLR/AimCLR ``preprocess_ntu.py``).
 
-Per sample, from raw camera-space joints (T, 2, 25, 3):
-1. valid length = frames where body 0's spine base is non-zero (before centring);
-2. centre every frame of every body on its own joint 21 (spine shoulder, index 20);
+Per sample, from raw camera-space joints (T, M, V, 3) of a skeleton layout (the joints named
+are NTU's; a layout names its own, e.g. Kinect v1's hip_center and shoulder_center):
+1. valid length = frames where body 0's ``length_joint`` (spine base) is non-zero, before centring;
+2. centre every frame of every body on its own ``center`` joint (spine shoulder, NTU's 21);
 3. resize the valid frames linearly in time to the card's frame count (OpenCV INTER_LINEAR,
    i.e. pixel-centre alignment);
-4. ``rotate``: per body and frame, turn about the vertical axis so the shoulder line (right
+4. ``rotate``: per body and frame, turn about the vertical axis so the ``shoulders`` line (right
    minus left, y dropped) lies along x; the angle's sign is chosen once per body from the sum of
    the shoulder vector's z over frames, as the original.
-Output (3, frames, 25, 2) float32, the layout every method reads.
+Output (3, frames, V, M) float32, the layout every method reads.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import skeleton
-
-J = skeleton.J
+from ..skeleton import Layout
 
 
-def valid_length(x: np.ndarray) -> int:
-    """x (T, 2, 25, 3): the number of frames where body 0's spine base is non-zero."""
-    return int((x[:, 0, J["spine_base"]] != 0).any(-1).sum())
+def valid_length(x: np.ndarray, layout: Layout) -> int:
+    """x (T, M, V, 3): the number of frames where body 0's ``length_joint`` is non-zero."""
+    return int((x[:, 0, layout.index(layout.length_joint)] != 0).any(-1).sum())
 
 
 def resize_time(x: np.ndarray, length: int, frames: int) -> np.ndarray:
@@ -35,9 +34,10 @@ def resize_time(x: np.ndarray, length: int, frames: int) -> np.ndarray:
     return x[lo] * (1 - w) + x[hi] * w
 
 
-def align_shoulders(x: np.ndarray) -> np.ndarray:
-    """x (T, 2, 25, 3) -> rotated about y per body and frame (step 4 above)."""
-    v = x[:, :, J["right_shoulder"]] - x[:, :, J["left_shoulder"]]          # (T, 2, 3)
+def align_shoulders(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """x (T, M, V, 3) -> rotated about y per body and frame (step 4 above)."""
+    left, right = (layout.index(j) for j in layout.shoulders)
+    v = x[:, :, right] - x[:, :, left]                                       # (T, M, 3)
     norm = np.sqrt(v[..., 0] ** 2 + v[..., 2] ** 2)
     theta = np.arccos(np.clip(v[..., 0] / (norm + 1e-4), -1, 1))           # (T, 2)
     theta = np.where(v[..., 2].sum(axis=0) >= 0, -theta, theta)
@@ -48,13 +48,14 @@ def align_shoulders(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def ssl_preprocess(x: np.ndarray, frames: int, rotate: bool = True) -> tuple[np.ndarray, int]:
-    """Raw joints (T, 2, 25, 3) -> ((3, frames, 25, 2) float32, valid length)."""
+def ssl_preprocess(x: np.ndarray, frames: int, rotate: bool = True, *,
+                   layout: Layout) -> tuple[np.ndarray, int]:
+    """Raw joints (T, M, V, 3) -> ((3, frames, V, M) float32, valid length)."""
     x = np.asarray(x, dtype=np.float64)
-    length = valid_length(x)
-    present = x.any(axis=(2, 3), keepdims=True)                            # (T, 2, 1, 1)
-    x = (x - x[:, :, J["spine_shoulder"]][:, :, None]) * present
+    length = valid_length(x, layout)
+    present = x.any(axis=(2, 3), keepdims=True)                            # (T, M, 1, 1)
+    x = (x - x[:, :, layout.center_index][:, :, None]) * present
     x = resize_time(x, length, frames)
     if rotate:
-        x = align_shoulders(x)
+        x = align_shoulders(x, layout)
     return np.ascontiguousarray(x.transpose(3, 0, 2, 1), dtype=np.float32), length

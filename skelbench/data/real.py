@@ -33,6 +33,7 @@ from . import ntu, pkummd
 from .ntu import DataFormatError, EmptySample
 from .prepared import prepared_fingerprint, write_prepared
 from .preprocess import ssl_preprocess
+from ..skeleton import NTU25
 
 SHARD = 2000
 
@@ -111,7 +112,7 @@ def _ntu_item(args) -> tuple[list, str | None]:
     except EmptySample as e:
         return [], str(e)
     x, length = ssl_preprocess(ntu.select_bodies(raw, settings["bodies"]), settings["frames"],
-                               settings["rotate"])
+                               settings["rotate"], layout=NTU25)
     fields = ntu.parse_name(path)
     meta = {"name": Path(path).name.split(".")[0], "label": fields["action"] - 1,
             "length": length, **fields}
@@ -225,7 +226,7 @@ def _from_ctv(x: np.ndarray, settings: dict) -> tuple[np.ndarray, int]:
     else:
         x = x.transpose(1, 3, 2, 0)
     return ssl_preprocess(ntu.select_bodies(x, settings["bodies"]), settings["frames"],
-                          settings["rotate"])
+                          settings["rotate"], layout=NTU25)
 
 
 def prepare_stgcn(card: dict, raw: Path, out: Path, *, progress=None, log=print, **_) -> dict:
@@ -362,7 +363,7 @@ def _pku_item(args):
         if not x[:, 0].any():
             report.skipped.append((clip.row, "all-zero skeleton"))
             continue
-        sample, length = ssl_preprocess(x, settings["frames"], settings["rotate"])
+        sample, length = ssl_preprocess(x, settings["frames"], settings["rotate"], layout=NTU25)
         out.append((sample, {"name": f"{video['video']}-{clip.row:03d}", "action": clip.action,
                              "length": length, "start": clip.start, "end": clip.end,
                              "confidence": clip.confidence, **video}))

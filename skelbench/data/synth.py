@@ -35,10 +35,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import skeleton
+from ..skeleton import NTU25
 from . import preprocess
 
-J = skeleton.J
+J = NTU25.J
 VERSION = 2  # bump when the generator changes what it produces
 # Pose channels.
 CH = {name: i for i, name in enumerate((
@@ -300,7 +300,7 @@ def forward_kinematics(pose: np.ndarray, body: dict) -> np.ndarray:
     """
     ch = {k: pose[..., i] for k, i in CH.items()}
     n, t = pose.shape[:2]
-    out = np.zeros((n, t, skeleton.NUM_JOINTS, 3))
+    out = np.zeros((n, t, NTU25.num_joints, 3))
     up = np.array([0.0, 1.0, 0.0])
     lateral = np.array([1.0, 0.0, 0.0])
     trunk_rot = _rot_x(ch["bow"]) @ _rot_z(ch["lean"])                     # (n, T, 3, 3)
@@ -451,7 +451,7 @@ def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
         pose[person, :, :, CH["root_z"]] += _smooth_noise(rng, n, t_raw, 1, 0.05)[..., 0]
 
     two = np.array([classes[c].two_person for c in label])
-    joints = np.zeros((2, n, t_raw, skeleton.NUM_JOINTS, 3))
+    joints = np.zeros((2, n, t_raw, NTU25.num_joints, 3))
     for person in range(2):
         who = subject if person == 0 else partner
         body = {k: v[who] for k, v in bodies.items()}
@@ -484,7 +484,7 @@ def generate(cfg: SynthConfig) -> tuple[np.ndarray, dict]:
     # preprocessing (centring, resize to the card's frames, shoulder alignment), as NTU's.
     joints *= (np.arange(t_raw)[None, None, :, None, None] < lengths[None, :, None, None, None])
     raw = joints.transpose(1, 2, 0, 3, 4)                                     # (n, T, 2, V, 3)
-    data = np.stack([preprocess.ssl_preprocess(clip, cfg.frames)[0] for clip in raw])
+    data = np.stack([preprocess.ssl_preprocess(clip, cfg.frames, layout=NTU25)[0] for clip in raw])
     meta = {"name": np.array([f"S001C{1 + k:03d}P{1 + sub:03d}R{1 + r:03d}A{1 + a:03d}"
                               for a, sub, k, r in zip(label, subject, camera, rep)]),
             "label": label, "subject": subject + 1, "camera": camera + 1,
@@ -497,7 +497,7 @@ def _glitch(rng, joints, lengths, prob):
     n = len(joints)
     hit = np.flatnonzero(rng.random(n) < prob)
     start = (rng.random(len(hit)) * (lengths[hit] - 4)).astype(int)
-    joint = rng.integers(0, skeleton.NUM_JOINTS, len(hit))
+    joint = rng.integers(0, NTU25.num_joints, len(hit))
     jump = rng.normal(0, 0.2, (len(hit), 3))
     for k in range(4):   # a short, fixed-length loop over frames, not over samples
         live = rng.random(len(hit)) < (1.0 if k == 0 else 0.6)
@@ -508,15 +508,15 @@ def _occlude(rng, joints, lengths, prob):
     """One limb frozen at a jittered position for a span of the clip (in place)."""
     n, t = joints.shape[:2]
     hit = np.flatnonzero(rng.random(n) < prob)
-    limbs = [skeleton.BODY_PARTS[p] for p in ("left_arm", "right_arm", "left_leg", "right_leg")]
+    limbs = [NTU25.body_parts[p] for p in ("left_arm", "right_arm", "left_leg", "right_leg")]
     limb = rng.integers(0, len(limbs), len(hit))
     a = (rng.uniform(0, 0.6, len(hit)) * lengths[hit]).astype(int)
     b = a + (rng.uniform(0.15, 0.4, len(hit)) * lengths[hit]).astype(int)
     frame = np.arange(t)[None, :]
     span = (frame >= a[:, None]) & (frame < b[:, None])                  # (h, t)
-    mask = np.zeros((len(hit), t, skeleton.NUM_JOINTS), bool)
+    mask = np.zeros((len(hit), t, NTU25.num_joints), bool)
     for li, joints_of in enumerate(limbs):
         rows = limb == li
         mask[np.ix_(rows, np.arange(t), joints_of)] = span[rows][:, :, None]
-    frozen = joints[hit, a][:, None] + rng.normal(0, 0.03, (len(hit), 1, skeleton.NUM_JOINTS, 3))
+    frozen = joints[hit, a][:, None] + rng.normal(0, 0.03, (len(hit), 1, NTU25.num_joints, 3))
     joints[hit] = np.where(mask[..., None], frozen, joints[hit])

@@ -15,8 +15,9 @@ def accepted_args(cls) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters) - _HARNESS_ARGS
 
 
-def build_method(cfg: dict, num_classes: int) -> Method:
+def build_method(cfg: dict, num_classes: int, layout) -> Method:
+    """The method of ``cfg`` for data of ``num_classes`` classes in skeleton ``layout``."""
     from ..backbones import build_backbone
     cls = METHODS.get(cfg["class"])
-    return cls(build_backbone(cfg["backbone"]), num_classes, stream=cfg["data"]["stream"],
+    return cls(build_backbone(cfg["backbone"], layout), num_classes, stream=cfg["data"]["stream"],
                **cfg["args"])

@@ -31,7 +31,10 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from .. import augment, skeleton
+from functools import lru_cache
+
+from .. import augment
+from ..skeleton import Layout
 from ..losses import relational_kl
 from ..registry import METHODS
 from .base import MoCo
@@ -42,20 +45,18 @@ RELEASED = ("inert_actionlet", "swap_schedule", "independent_partners", "batch_s
             "branch3_transferred")
 
 
-def _part_average() -> torch.Tensor:
+@lru_cache
+def part_average(layout: Layout) -> torch.Tensor:
     """(V, V): x @ P replaces each joint's value by the mean over its body part."""
-    avg = torch.zeros(skeleton.NUM_JOINTS, skeleton.NUM_JOINTS)
-    for joints in skeleton.BODY_PARTS.values():
+    avg = torch.zeros(layout.num_joints, layout.num_joints)
+    for joints in layout.body_parts.values():
         idx = torch.tensor(joints)
         avg[idx[:, None], idx[None, :]] = 1.0 / len(joints)
     return avg
 
 
-_PART_AVG = _part_average()
-
-
 def actionlet_map(fmap: torch.Tensor, head, anchor: torch.Tensor, persons: int,
-                  gain: float = 1e8, inert: bool = False) -> torch.Tensor:
+                  gain: float = 1e8, inert: bool = False, *, layout: Layout) -> torch.Tensor:
     """(N*M, 1, T', V) in [0, 1]: where ``fmap`` moves the embedding ``head(fmap)`` away from the
     static ``anchor`` (1, D), averaged per body part. ``inert``: the released code's cosine, whose
     embeddings are (N, D, 1, 1) and normalised over the last, singleton, axis."""
@@ -70,7 +71,7 @@ def actionlet_map(fmap: torch.Tensor, head, anchor: torch.Tensor, persons: int,
         (grad,) = torch.autograd.grad(1 - similarity, leaf)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * leaf.detach()).mean(dim=1, keepdim=True)) * gain
-    return (cam @ _PART_AVG.to(cam)).clamp(0, 1)
+    return (cam @ part_average(layout).to(cam)).clamp(0, 1)
 
 
 def upsample(mask: torch.Tensor, frames: int, persons: int) -> torch.Tensor:
@@ -80,21 +81,21 @@ def upsample(mask: torch.Tensor, frames: int, persons: int) -> torch.Tensor:
     return up.view(nm // persons, persons, 1, t, v).permute(0, 2, 3, 4, 1)
 
 
-def bone_transfer(x: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+def bone_transfer(x: torch.Tensor, partner: torch.Tensor, layout: Layout) -> torch.Tensor:
     """Each bone keeps its direction and takes the length of the same bone in ``partner``;
     skeletons rebuilt from the centre outwards."""
-    parent = list(skeleton.BONE_PARENT)
+    parent = list(layout.bone_parent)
     bones, other = x - x[:, :, :, parent], partner - partner[:, :, :, parent]
     length = other.norm(dim=1, keepdim=True)
     direction = bones / bones.norm(dim=1, keepdim=True).clamp(min=1e-8)
     out = x.clone()
-    for v in augment.root_outward()[1:]:
+    for v in layout.root_outward[1:]:
         out[:, :, :, v] = out[:, :, :, parent[v]] + direction[:, :, :, v] * length[:, :, :, v]
     return out
 
 
 def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4,
-         per_batch: bool = False):
+         per_batch: bool = False, *, layout: Layout):
     """SkeleMix-style mixing with a partner: with p 0.5 the partner's chosen parts over a window of
     W = C_t * stride frames (stride-aligned) replace this sample's; with p 0.25 the partner's
     first min(2 W, T) frames, resized to W by nearest neighbour, are pasted there; with p 0.25
@@ -106,7 +107,7 @@ def swap(x, partner, generator, parts=(2, 3), cells=(3, 5), stride: int = 4,
     ct = torch.randint(cells[0], cells[1] + 1, (k,), generator=generator, device=dev)
     width = (ct * stride).clamp(max=t)
     start = (torch.rand(k, generator=generator, device=dev) * ((t - width) // stride + 1)).long() * stride
-    chosen = augment.part_mask(generator, k, parts, dev)                              # (k, V)
+    chosen = augment.part_mask(generator, k, parts, dev, layout)                              # (k, V)
     mode = torch.rand(k, generator=generator, device=dev)
     lam = torch.rand(k, generator=generator, device=dev).to(x.dtype)
     if per_batch:
@@ -171,11 +172,11 @@ class ActCLR(MoCo):
 
     def augmented(self, x, names, noise, generator):
         extreme = tuple(n for n in names if n in NORMAL)
-        x = augment.extreme(x, generator, extreme, noise, self.faithful)
+        x = augment.extreme(x, generator, extreme, noise, self.faithful, layout=self.layout)
         if "speed" in names:
             x = augment.speed(x, generator)
         if "bone_rescale" in names:
-            x = augment.bone_rescale(x, generator)
+            x = augment.bone_rescale(x, generator, layout=self.layout)
         return x
 
     # --- embeddings ----------------------------------------------------------------------------
@@ -190,7 +191,8 @@ class ActCLR(MoCo):
         persons = x.shape[-1]
         with torch.no_grad():
             fmap = self.key_encoder.forward_features(self.to_input(x))
-        act = actionlet_map(fmap, self._key_head, anchor, persons, inert=self.inert)
+        act = actionlet_map(fmap, self._key_head, anchor, persons, inert=self.inert,
+                            layout=self.layout)
         with torch.no_grad():
             weighted = (fmap * act).sum(dim=(2, 3)) / (act.sum(dim=(2, 3)) + 1e-5)   # as the code
             weighted = weighted.view(-1, persons, weighted.shape[1]).mean(dim=1)
@@ -201,7 +203,8 @@ class ActCLR(MoCo):
     def query_actionlet(self, x, anchor):
         with torch.no_grad():
             fmap = self.encoder.forward_features(self.to_input(x))
-        return actionlet_map(fmap, self._query_head, anchor, x.shape[-1], inert=self.inert)
+        return actionlet_map(fmap, self._query_head, anchor, x.shape[-1], inert=self.inert,
+                             layout=self.layout)
 
     @property
     def inert(self) -> bool:
@@ -244,14 +247,15 @@ class ActCLR(MoCo):
         l1 = self.loss(self.embed(a_n * x_n + (1 - a_n) * x_s), k)
         # Branch 2: the partner's bone lengths; outside the actionlet, a swap with a partner.
         a_p = upsample(self.query_actionlet(x_p, anchor), t, persons)
-        x_t = bone_transfer(x_p, x_p[j])
+        x_t = bone_transfer(x_p, x_p[j], self.layout)
         j2 = self.partner(n, generator, x.device) if independent else j
-        x_sw, _ = swap(x_t, x_t[j2], generator, per_batch=batch_draws, **self.swap_ranges(epoch))
+        x_sw, _ = swap(x_t, x_t[j2], generator, per_batch=batch_draws, layout=self.layout,
+                       **self.swap_ranges(epoch))
         l2 = self.loss(self.embed(a_p * x_t + (1 - a_p) * x_sw), k)
         # Branch 3: a swap against the two keys, weighted by the actionlet energy each keeps.
         j3 = self.partner(n, generator, x.device) if independent else j
         source = x_t if "branch3_transferred" in self.released else x_p
-        x_mix, share = swap(source, source[j3], generator, per_batch=batch_draws)
+        x_mix, share = swap(source, source[j3], generator, per_batch=batch_draws, layout=self.layout)
         energy = torch.exp(a_p / self.energy_temperature)                    # (N, 1, T, V, M)
         own = ((1 - share) * energy).sum(dim=(1, 2, 3, 4)) / energy.sum(dim=(1, 2, 3, 4))
         other = (share * energy[j3]).sum(dim=(1, 2, 3, 4)) / energy[j3].sum(dim=(1, 2, 3, 4))

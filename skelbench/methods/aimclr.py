@@ -56,7 +56,7 @@ class AimCLR(MoCo):
 
     def extreme_view(self, x, generator):
         return augment.extreme(self.view(x, generator), generator, self.extreme, self.noise_std,
-                               self.faithful)
+                               self.faithful, layout=self.layout)
 
     def project(self, pooled):
         return F.normalize(self.projector(pooled), dim=1)

@@ -28,9 +28,14 @@ class Method(nn.Module):
         self.num_classes = num_classes
         self.stream = stream
 
+    @property
+    def layout(self):
+        """The skeleton layout of the data, as the encoder was built for it."""
+        return self.encoder.layout
+
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
         """Augmented joints -> the encoder's input stream (motion/bone after augmentation)."""
-        return to_stream(x, self.stream)
+        return to_stream(x, self.stream, self.layout)
 
     def views(self, x: torch.Tensor, epoch: int, generator: torch.Generator) -> tuple:
         """The augmented inputs of a step that need no model (``bench --pipeline-only`` times

@@ -21,7 +21,8 @@ from ..losses import info_nce, soft_alignment
 from ..registry import METHODS
 from .base import MoCo
 
-def local_substitution(xi, xj, generator, num_parts=(2, 3), window=(16, 24), kappa=(0.5, 2.0)):
+def local_substitution(xi, xj, generator, num_parts=(2, 3), window=(16, 24), kappa=(0.5, 2.0), *,
+                       layout):
     """Write a window of X_i's chosen parts, W' frames long and resized linearly to W frames, into
     X_j at a random W-frame window. Returns (anchor, mask (N, T, V), lambda = mask mean)."""
     n, c, t, v, m = xj.shape
@@ -45,12 +46,12 @@ def local_substitution(xi, xj, generator, num_parts=(2, 3), window=(16, 24), kap
         return xi.gather(2, idx.view(n, 1, t, 1, 1).expand(n, c, t, v, m))
 
     resized = take(lo) * (1 - frac) + take(hi) * frac
-    mask = inside[:, :, None] & augment.part_mask(generator, n, num_parts, dev)[:, None, :]   # (n, T, V)
+    mask = inside[:, :, None] & augment.part_mask(generator, n, num_parts, dev, layout)[:, None, :]   # (n, T, V)
     anchor = torch.where(mask[:, None, :, :, None], resized, xj)
     return anchor, mask, mask.float().mean(dim=(1, 2))
 
 
-def atac(xi, xj, generator, mode: str = "both", **local):
+def atac(xi, xj, generator, mode: str = "both", *, layout, **local):
     """(anchor, lambda per sample): global interpolation or local substitution, chosen per pair
     with probability 0.5 (``mode`` both), or always one of them (global / local)."""
     n = xi.shape[0]
@@ -58,7 +59,7 @@ def atac(xi, xj, generator, mode: str = "both", **local):
     glob = lam_g.view(n, 1, 1, 1, 1).to(xi.dtype) * xi + (1 - lam_g.view(n, 1, 1, 1, 1).to(xi.dtype)) * xj
     if mode == "global":
         return glob, lam_g
-    loc, _, lam_l = local_substitution(xi, xj, generator, **local)
+    loc, _, lam_l = local_substitution(xi, xj, generator, layout=layout, **local)
     if mode == "local":
         return loc, lam_l
     use_global = torch.rand(n, generator=generator, device=xi.device) < 0.5
@@ -98,7 +99,7 @@ class TranCLR(MoCo):
         return augment.shear(augment.temporal_crop(x, generator, self.crop_ratio), generator, self.shear)
 
     def anchor(self, xi, xj, generator):
-        return atac(xi, xj, generator, self.anchors, **self.local)
+        return atac(xi, xj, generator, self.anchors, layout=self.layout, **self.local)
 
     def align(self, query_input, target):
         return soft_alignment(self.embed(query_input), target, self.queue, self.topk, self.tau_q,

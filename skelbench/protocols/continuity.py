@@ -17,13 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import skeleton
 from ..metrics import continuity as measure, label_path
 from .base import protocol
 from .features import extract
-
-PART_JOINTS = [list(j) for j in skeleton.BODY_PARTS.values()]
-
 
 def pairs(labels: np.ndarray, n: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``n`` same-class and ``n`` different-class (i, j) index pairs of the test clips."""
@@ -50,16 +46,17 @@ def global_path(xi: torch.Tensor, xj: torch.Tensor, grid: list[float]):
     return anchors.flatten(0, 1), lam.expand(len(xi), -1).cpu().numpy()
 
 
-def local_path(xi: torch.Tensor, xj: torch.Tensor, seed: int):
-    """Anchors (P * 4, ...) substituting X_i's first 1..4 body parts (seeded order per pair)
-    into X_j, and lam_L (P, 4): the substituted share of the joints."""
+def local_path(xi: torch.Tensor, xj: torch.Tensor, seed: int, layout):
+    """Anchors (P * 4, ...) substituting X_i's first 1..4 of the layout's body parts (seeded
+    order per pair) into X_j, and lam_L (P, 4): the substituted share of the joints."""
     rng = np.random.default_rng(seed)
+    parts = [list(j) for j in layout.body_parts.values()]
     n, v = len(xi), xi.shape[3]
-    masks = np.zeros((n, len(PART_JOINTS) - 1, v), bool)
+    masks = np.zeros((n, len(parts) - 1, v), bool)
     for p in range(n):
         chosen = np.zeros(v, bool)
-        for k, part in enumerate(rng.permutation(len(PART_JOINTS))[:-1]):
-            chosen[PART_JOINTS[part]] = True
+        for k, part in enumerate(rng.permutation(len(parts))[:-1]):
+            chosen[parts[part]] = True
             masks[p, k] = chosen
     mask = torch.from_numpy(masks).to(xi.device)[:, :, None, None, :, None]   # (P, L, 1, 1, V, 1)
     anchors = torch.where(mask, xi[:, None], xj[:, None])
@@ -98,7 +95,7 @@ def continuity(ctx) -> dict:
         f_i = extract(encoder, xi, stream).double().cpu().numpy()
         f_j = extract(encoder, xj, stream).double().cpu().numpy()
         for name, (anchors, lam) in (("global", global_path(xi, xj, spec["grid"])),
-                                     ("local", local_path(xi, xj, int(spec["pair_seed"])))):
+                                     ("local", local_path(xi, xj, int(spec["pair_seed"]), encoder.layout))):
             f_a = extract(encoder, anchors, stream).double().cpu().numpy().reshape(len(i), -1, f_i.shape[1])
             res = measure(f_i, f_j, f_a, lam)
             found, spread = summarise(res, f"{name}_{kind}")

@@ -21,6 +21,6 @@ def extract(encoder: nn.Module, x: torch.Tensor, stream: str, batch_size: int | 
     (inference only: memory allows it, and fewer launches), 256 on CPU."""
     batch_size = batch_size or (1024 if x.device.type == "cuda" else 256)
     freeze(encoder)
-    chunks = [encoder(to_stream(x[i:i + batch_size], stream)).float()
+    chunks = [encoder(to_stream(x[i:i + batch_size], stream, encoder.layout)).float()
               for i in range(0, len(x), batch_size)]
     return torch.cat(chunks)

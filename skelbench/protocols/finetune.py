@@ -26,8 +26,15 @@ class Finetuned(nn.Module):
         self.encoder, self.stream = encoder, stream
         self.classifier = nn.Linear(encoder.out_dim, num_classes)
 
+    @property
+    def layout(self):
+        return self.encoder.layout
+
+    def to_input(self, x: torch.Tensor) -> torch.Tensor:
+        return to_stream(x, self.stream, self.layout)
+
     def training_step(self, x, y, epoch, generator) -> dict:
-        logits = self.classifier(self.encoder(to_stream(x, self.stream)))
+        logits = self.classifier(self.encoder(self.to_input(x)))
         with torch.no_grad():
             acc = (logits.argmax(1) == y).float().mean()
         return {"loss": F.cross_entropy(logits, y), "train_top1": acc}
@@ -41,8 +48,8 @@ class Finetuned(nn.Module):
     def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Test logits (float32) in eval mode."""
         self.eval()
-        return torch.cat([self.classifier(self.encoder(to_stream(x[i:i + batch_size], self.stream)))
-                          .float() for i in range(0, len(x), batch_size)])
+        return torch.cat([self.classifier(self.encoder(self.to_input(x[i:i + batch_size]))).float()
+                          for i in range(0, len(x), batch_size)])
 
 
 def class_balanced_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
