@@ -18,6 +18,7 @@ from .data import load_split
 from .methods import build_method
 from .methods.base import FRESH, carry_plan, load_parent
 from .protocols.features import extract, freeze
+from .protocols.monitor import monitor
 from .registry import PROTOCOLS
 from .skeleton import require_same
 from .train import encoder_state, estimate_bn_statistics, load_checkpoint, pretrain
@@ -122,10 +123,12 @@ class Runner:
                 record.update(init={"parent_run_id": parent["run_id"], "carried": carried,
                                     "fresh": [n for n in FRESH if n in method.state_dict()]})
                 record.save()
+            watch = (cfg.get("run") or {}).get("monitor")
             throughput = pretrain(method, split, cfg["pretrain"], seed=seed,
                                   checkpoint=record.run_dir / "checkpoint.pt", device=self.device,
                                   resume=previous is not None, progress=self.progress,
-                                  speed=settings, sync_bn=self.sync_bn)
+                                  speed=settings, sync_bn=self.sync_bn,
+                                  on_epoch=monitor(split, cfg, seed, **watch) if watch else None)
         except BaseException as e:
             record.fail(e)
             raise

@@ -126,10 +126,17 @@ def list_cmd(kind, pattern, plugins):
 @click.option("--full", is_flag=True,
               help="With --suite: the recipes' own schedules and the suite's full backbone (the "
                    "papers' regime; hours on a GPU); records go to results/NAME-full/.")
+@click.option("--monitor", type=click.IntRange(min=1), default=None, metavar="EVERY",
+              help="Learning curve: kNN-1 of the encoder on the test clips every EVERY epochs "
+                   "of pretraining, in the record's history (skelbench show RUN --plot). It "
+                   "changes no loss; a pretraining already done is reused as it is.")
+@click.option("--monitor-linear", type=click.IntRange(min=1), default=None, metavar="EVERY",
+              help="With --monitor: also the linear protocol's top-1 every EVERY epochs.")
 @plugin_option
 @click.pass_context
 def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides, device,
-        results_dir, resume, dry_run, show_config, sync_bn, suite, threads, full, plugins):
+        results_dir, resume, dry_run, show_config, sync_bn, suite, threads, full, monitor,
+        monitor_linear, plugins):
     """Pretrain (or reuse a pretraining) and run protocols; print the results.
 
     Under torchrun (WORLD_SIZE set) the same command runs data-parallel over the ranks."""
@@ -170,6 +177,11 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     for _, _, plist in jobs:
         for name in plist:
             PROTOCOLS.get(name)
+    if monitor_linear and not monitor:
+        raise click.UsageError("--monitor-linear goes with --monitor EVERY")
+    if monitor:
+        for cfg, _, _ in jobs:      # outside the hash: it changes what is recorded, not trained
+            cfg["run"]["monitor"] = {"every": monitor, "linear_every": monitor_linear or 0}
     cells = [cfg for cfg, _, _ in jobs]
     if dry_run:
         from .api import plan
@@ -622,7 +634,8 @@ def show(run_id, plot_path, as_json, results_dir):
         click.echo("\nepoch  " + "  ".join(f"{k:>12}" for k in keys))
         for i in range(max(len(v) for v in history.values())):
             click.echo(f"{i + 1:>5}  " + "  ".join(
-                f"{history[k][i]:>12.4f}" if i < len(history[k]) else " " * 12 for k in keys))
+                f"{history[k][i]:>12.4f}" if i < len(history[k]) and history[k][i] is not None
+                else " " * 12 for k in keys))
     if plot_path is not None:
         from .plots import history_png
         out = plot_path / f"{rec['run_id']}.png" if plot_path.is_dir() else plot_path
@@ -804,8 +817,15 @@ def data_info(split, as_json):
     problem = empty_side(info["split"], info["dataset"], info["train"], info["test"])
     if problem:
         click.echo(f"warning: {problem}")
+    from .skeleton import get_layout
+    layout = get_layout(info["layout"])
+    click.echo(f"layout: {layout.name} ({layout.description})")
+    if info.get("mapping"):
+        click.echo(f"joint mapping: {info['mapping']}")
     click.echo(f"source: {info['source']}")
     click.echo(f"preprocessing: {info['preprocessing']}")
+    for note in info.get("notes", []):
+        click.echo(f"note: {note}")
     click.echo(f"  {'id':>3} {'class':<45} {'train':>6} {'test':>6}")
     for k, name in enumerate(info["classes"]):
         tr, te = info["per_class"]["train"].get(name, 0), info["per_class"]["test"].get(name, 0)

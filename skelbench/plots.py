@@ -73,7 +73,9 @@ def history_png(history: dict, out: Path, title: str = "") -> Path:
         raise ValueError("the run has no per-epoch history to plot")
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        ax.plot(range(1, len(history[key]) + 1), history[key], marker=".", lw=1)
+        values = np.array([np.nan if v is None else v for v in history[key]], float)
+        shown = ~np.isnan(values)           # a monitor measured only on some epochs
+        ax.plot(np.arange(1, len(values) + 1)[shown], values[shown], marker=".", lw=1)
         ax.set(xlabel="epoch", title=key)
         ax.grid(alpha=0.3)
     if title:

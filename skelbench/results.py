@@ -122,8 +122,9 @@ def write_metrics_csv(run_dir: Path, history: dict) -> None:
         return
     lines = ["epoch," + ",".join(keys)]
     for i in range(max(len(history[k]) for k in keys)):
-        lines.append(",".join([str(i + 1)] + [repr(history[k][i]) if i < len(history[k]) else ""
-                                              for k in keys]))
+        lines.append(",".join([str(i + 1)] + [repr(history[k][i])
+                                              if i < len(history[k]) and history[k][i] is not None
+                                              else "" for k in keys]))
     atomic_write_text(Path(run_dir) / "metrics.csv", "\n".join(lines) + "\n")
 
 
@@ -144,7 +145,7 @@ class EpochLog:
         write_metrics_csv(self.run_dir, history)
         if self.writer is not None:
             for key, values in history.items():
-                if len(values) >= epoch:
+                if len(values) >= epoch and values[epoch - 1] is not None:
                     self.writer.add_scalar(key, values[epoch - 1], epoch)
             self.writer.flush()
 

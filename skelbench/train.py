@@ -133,10 +133,12 @@ def set_rng_state(generator: torch.Generator, state: dict,
 
 def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint: Path,
              device: torch.device, resume: bool = False, progress=None,
-             speed: dict | None = None, sync_bn: bool = False, label: str = "pretrain") -> dict:
+             speed: dict | None = None, sync_bn: bool = False, label: str = "pretrain",
+             on_epoch=None) -> dict:
     """Train ``method`` on ``split``'s training set; return throughput figures. ``speed``: the
     settings of :func:`skelbench.speed.effective` (default: none); ``label`` names the progress
-    (``finetune`` for the finetuning protocols).
+    (``finetune`` for the finetuning protocols); ``on_epoch(method, epoch) -> {name: value}``
+    adds values to the epoch's history (the learning-curve monitor) without touching training.
 
     Under torchrun the batch size is global: every rank draws the same permutation (the run's
     generator) and takes its slice of each global batch, augments it with its own generator and
@@ -226,6 +228,9 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
                                 rate=global_batch / step_times[-1], epoch=f"{epoch + 1}/{epochs}")
         for key, total in sums.items():
             history.setdefault(key, []).append(round(dist.mean(total).item() / steps_per_epoch, 5))
+        if on_epoch is not None:
+            for key, value in on_epoch(method, epoch + 1).items():
+                history.setdefault(key, []).append(value)
         save(epoch + 1)
         if log is not None:
             log.epoch(history, epoch + 1)
@@ -235,7 +240,8 @@ def pretrain(method: Method, split: Split, spec: dict, *, seed: int, checkpoint:
     median = sorted(step_times)[len(step_times) // 2] if step_times else None
     return {"samples_per_s": round(global_batch / median, 1) if median else None,
             "step_ms": round(1e3 * median, 2) if median else None,
-            "epochs_run": epochs - start_epoch, "history": history}
+            "epochs_run": epochs - start_epoch, "steps_per_epoch": steps_per_epoch,
+            "history": history}
 
 
 def encoder_state(checkpoint: Path, device: torch.device | str = "cpu", layout=None) -> dict:

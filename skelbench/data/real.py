@@ -29,11 +29,11 @@ import numpy as np
 
 from ..config import ConfigError
 from ..registry import DATASETS
-from . import ntu, pkummd
+from . import ntu, nwucla, pkummd
 from .ntu import DataFormatError, EmptySample
 from .prepared import prepared_fingerprint, write_prepared
 from .preprocess import ssl_preprocess
-from ..skeleton import NTU25
+from ..skeleton import NTU25, get_layout
 
 SHARD = 2000
 
@@ -420,6 +420,62 @@ def prepare_pkummd(card: dict, raw: Path, out: Path, *, workers: int = 1, progre
     return _finish(out, work, data, meta, info)
 
 
+# --- NW-UCLA ---------------------------------------------------------------------------------------
+def _nwucla_item(args) -> tuple[list, str | None]:
+    path, settings = args
+    joints = nwucla.read_clip(Path(path))                              # (T, 20, 3), one body
+    layout = get_layout(settings["layout"])
+    if layout.name == "ntu25":
+        joints = nwucla.to_ntu25(joints)
+    x = np.zeros((len(joints), layout.bodies) + joints.shape[1:], np.float32)
+    x[:, 0] = joints                                                   # other body slots: absent
+    sample, length = ssl_preprocess(x, settings["frames"], settings["rotate"], layout=layout)
+    fields = nwucla.parse_name(path)
+    meta = {"name": Path(path).name.split(".")[0], "label": nwucla.ACTIONS.index(fields["action"]),
+            "length": length, "raw_frames": len(joints), **fields}
+    return [(sample, meta)], None
+
+
+def prepare_nwucla(card: dict, raw: Path, out: Path, *, workers: int = 1, progress=None,
+                   log=print, **_) -> dict:
+    """NW-UCLA from CTR-GCN's ``all_sqe`` JSON files in the card's layout: kinect-v1-20 as
+    recorded (one body), or ntu25 through ``nwucla.MAPPING`` (a second, absent body as NTU's)."""
+    layout = get_layout(card.get("layout"))
+    if layout.name not in ("kinect-v1-20", "ntu25"):
+        raise ConfigError(f"datasets/{card['name']}.yaml: NW-UCLA is prepared in kinect-v1-20 (as "
+                          f"recorded) or ntu25 (mapped), not {layout.name}")
+    settings = {**_settings(card), "layout": layout.name}
+    settings.pop("bodies")              # one body per clip: nothing to select
+    files = sorted(raw.rglob("*.json"))
+    if not files:
+        raise ConfigError(f"--raw {raw}: no .json files below it; pass the folder of NW-UCLA's "
+                          "all_sqe files (aAA_sSS_eEE_vVV.json)")
+    log(f"{len(files)} NW-UCLA .json files under {raw}; layout {layout.name}")
+    work = out.with_name(f".{out.name}.partial")
+    plan = {"files": [str(p) for p in files], "settings": settings}
+    data, meta, _ = _Sharded(work, plan).run([(str(p), settings) for p in files], _nwucla_item,
+                                             workers, progress)
+    one_frame = [m["name"] for m in meta if m["raw_frames"] == 1]
+    preprocessing = (f"one body; valid length by {layout.length_joint}, centred per frame on "
+                     f"{layout.center}, valid frames resized linearly to {settings['frames']}"
+                     + (f", shoulders ({', '.join(layout.shoulders)}) aligned per frame"
+                        if settings["rotate"] else ""))
+    info = {"dataset": card["name"], "classes": card["classes"], "frames": settings["frames"],
+            "layout": layout.name, "source": f"NW-UCLA JSON files under {raw}", "format": "raw",
+            "preprocessing": preprocessing, "settings": settings,
+            "mapping": nwucla.MAPPING if layout.name == "ntu25" else None,
+            "notes": [f"{len(one_frame)} clip(s) of a single frame kept ({', '.join(one_frame)}): "
+                      "each becomes a still clip; Predict & Cluster drops them"] if one_frame else []}
+    return _finish(out, work, data, meta, info)
+
+
+@DATASETS.register("nwucla")
+class NWUCLADataset:
+    """NW-UCLA (Northwestern-UCLA Multiview Action 3D) from the user's JSON files."""
+    prepare = {"raw": prepare_nwucla}
+    fingerprint = staticmethod(prepared_fingerprint)
+
+
 @DATASETS.register("ntu")
 class NTUDataset:
     """NTU RGB+D 60/120 from the user's files."""
@@ -513,4 +569,6 @@ def split_info(split: str) -> dict:
             "train": int(masks["train"].sum()), "test": int(masks["test"].sum()),
             "num_classes": len(classes), "classes": classes, "frames": info["frames"],
             "per_class": counts, "source": info.get("source"),
-            "preprocessing": info.get("preprocessing"), "sha256": info.get("sha256")}
+            "preprocessing": info.get("preprocessing"), "sha256": info.get("sha256"),
+            "layout": info.get("layout", "ntu25"), "mapping": info.get("mapping"),
+            "notes": info.get("notes", [])}
