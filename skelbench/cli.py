@@ -85,8 +85,9 @@ def list_cmd(kind, pattern, plugins):
                         if fnmatch.fnmatch(s, pattern) or fnmatch.fnmatch(name, pattern)]
             state = data_state(name) if matching else ""
             for split in matching:
-                click.echo(f"{split:<18} dataset={name:<8} frames={card.get('frames', 50):<3} "
-                           f"{state.split(':')[0]:<23} {card.get('description', '')}")
+                click.echo(f"{split:<18} dataset={name:<10} layout={card.get('skeleton', 'ntu25'):<12} "
+                           f"frames={card.get('frames', 50):<3} {state.split(':')[0]:<23} "
+                           f"{card.get('description', '')}")
     else:
         for name in REGISTRIES[kind].names(pattern):
             doc = (REGISTRIES[kind].get(name).__doc__ or "").strip().splitlines()
@@ -738,6 +739,49 @@ def plot_continuity(runs, datasets, methods, stream, out, results_dir):
         curves = {f"{label} ({len(recs)})": [r["curves"] for r in recs] for label, recs in rows.items()}
         continuity_png(curves, path, title=f"{split} ({stream}): frozen encoder, test pairs")
         click.echo(f"wrote {path}")
+
+
+@plot.command("curve")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--baseline", "baselines", multiple=True, metavar="RUN",
+              help="A linear or retrieval record drawn across both panels as a reference line "
+                   "(e.g. random-init's, supervised's); repeatable.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="PNG path.")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=None)
+def plot_curve(runs, baselines, out, results_dir):
+    """Learning curves: kNN-1 and linear top-1 against pretraining steps, from pretraining
+    records made with `run --monitor` (RUNS: their ids), beside reference lines.
+
+    A label is the method and what its config sets apart (--set overrides)."""
+    from .config import default_results_dir
+    from .plots import curve_png
+    from .results import find_record
+    root = results_dir or default_results_dir()
+    curves, lines = {}, {}
+    for run_id in runs:
+        _, rec = find_record(root, run_id)
+        history = rec.get("history") or {}
+        if rec["kind"] != "pretrain" or "monitor_knn1" not in history:
+            raise click.ClickException(f"{rec['run_id']} is not a pretraining run with --monitor")
+        per_epoch = (rec.get("throughput") or {}).get("steps_per_epoch")
+        if not per_epoch:
+            raise click.ClickException(f"{rec['run_id']} does not record its steps per epoch")
+        overrides = ((rec.get("config") or {}).get("run") or {}).get("overrides") or []
+        label = rec["method"] + (f" ({', '.join(overrides)})" if overrides else "")
+        curves[label] = {"steps": [per_epoch * (e + 1) for e in range(len(history["monitor_knn1"]))],
+                         "knn1": history["monitor_knn1"],
+                         "linear_top1": history.get("monitor_linear_top1")}
+    for run_id in baselines:
+        _, rec = find_record(root, run_id)
+        key = {"retrieval": "knn1", "linear": "linear_top1"}.get(rec["kind"])
+        if key is None:
+            raise click.ClickException(f"--baseline {run_id}: a linear or retrieval record")
+        metric = rec["metrics"]["knn1" if key == "knn1" else "top1"]
+        lines.setdefault(rec["method"], {})[key] = metric
+    split = rec["split"]
+    curve_png(curves, lines, out, title=f"{split}: pretraining learning curves (monitor: frozen "
+                                        "encoder, running BN)")
+    click.echo(f"wrote {out}")
 
 
 @main.group()

@@ -141,7 +141,7 @@ def load_card(dataset: str, root: Path | None = None) -> dict:
 def card_layout(dataset: str, root: Path | None = None):
     """The skeleton layout a dataset card names (ntu25 when it names none)."""
     from .skeleton import get_layout
-    return get_layout(load_card(dataset, root).get("layout"))
+    return get_layout(load_card(dataset, root).get("skeleton"))
 
 
 def split_index(root: Path | None = None) -> dict[str, str]:

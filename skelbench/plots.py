@@ -84,6 +84,39 @@ def history_png(history: dict, out: Path, title: str = "") -> Path:
     return _save(fig, out)
 
 
+def curve_png(curves: dict[str, dict], lines: dict[str, dict], out: Path, title: str = "") -> Path:
+    """Learning curves against optimiser steps: panels kNN-1 and linear top-1. ``curves``:
+    label -> {"steps": [...], "knn1": [...], "linear_top1": [...] (None where not measured)};
+    ``lines``: label -> {"knn1": value, "linear_top1": value}, drawn across as references."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (("knn1", "kNN-1 top-1 (%)"), ("linear_top1", "linear top-1 (%)"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, name) in zip(axes, panels):
+        for c, (label, curve) in enumerate(curves.items()):
+            values = np.array([np.nan if v is None else v for v in curve.get(key) or []], float)
+            steps = np.asarray(curve["steps"][:len(values)])
+            shown = ~np.isnan(values)
+            if shown.any():
+                ax.plot(steps[shown], values[shown], lw=1 if shown.mean() > 0.5 else 1.5,
+                        marker="" if shown.mean() > 0.5 else "o", ms=3,
+                        color=colours[c % len(colours)], label=label)
+        for c, (label, values) in enumerate(lines.items()):
+            if values.get(key) is not None:
+                ax.axhline(values[key], ls="--", lw=1, color=colours[(len(curves) + c) % len(colours)],
+                           label=f"{label} ({values[key]:.1f})")
+        ax.set(xlabel="pretraining steps", title=name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
 def continuity_png(curves: dict[str, list[dict]], out: Path, title: str = "") -> Path:
     """Panels global / local x same / different class: per method (label -> its seeds'
     ``curves``), the mean similarity to X_i along lambda, averaged over seeds."""

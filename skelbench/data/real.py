@@ -440,7 +440,7 @@ def prepare_nwucla(card: dict, raw: Path, out: Path, *, workers: int = 1, progre
                    log=print, **_) -> dict:
     """NW-UCLA from CTR-GCN's ``all_sqe`` JSON files in the card's layout: kinect-v1-20 as
     recorded (one body), or ntu25 through ``nwucla.MAPPING`` (a second, absent body as NTU's)."""
-    layout = get_layout(card.get("layout"))
+    layout = get_layout(card.get("skeleton"))
     if layout.name not in ("kinect-v1-20", "ntu25"):
         raise ConfigError(f"datasets/{card['name']}.yaml: NW-UCLA is prepared in kinect-v1-20 (as "
                           f"recorded) or ntu25 (mapped), not {layout.name}")
