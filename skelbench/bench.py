@@ -72,12 +72,18 @@ def resample_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
 
 def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
           batch_size: int | None = None, seed: int = 0, frames: int | None = None,
-          pipeline_only: bool = False, train_size: int | None = None, epochs: int = 300) -> dict:
+          pipeline_only: bool = False, train_size: int | None = None, epochs: int = 300,
+          bodies: int | None = None) -> dict:
     """Median step time etc. of ``cfg``'s pretraining on ``device``; ``pipeline_only`` times
-    index sampling + the method's model-free views alone. ``projected_h``: ``epochs`` epochs of
+    index sampling + the method's model-free views alone; ``bodies``: body slots per clip (the
+    data's first ``bodies``, absent ones added as zeros), to time a layout's body count against
+    another. ``projected_h``: ``epochs`` epochs of
     ``train_size`` samples (default: the split's training set) at the median step."""
     split = load_split(cfg["data"]["split"], cfg["data"]["dataset"], device)
     x_train = resample_frames(split.x_train, frames) if frames else split.x_train
+    if bodies:
+        pad = max(bodies - x_train.shape[4], 0)
+        x_train = torch.nn.functional.pad(x_train[..., :bodies], (0, pad)).contiguous()
     spec = dict(cfg["pretrain"])
     batch = int(batch_size or spec["batch_size"])
     settings = speed.effective(cfg.get("speed"), device)
@@ -125,6 +131,7 @@ def bench(cfg: dict, device: torch.device, steps: int = 20, warmup: int = 3,
     return {
         "method": cfg["method"], "backbone": cfg["backbone"]["name"], "split": cfg["data"]["split"],
         "stream": cfg["data"]["stream"], "batch_size": batch, "frames": x_train.shape[2],
+        "bodies": x_train.shape[4],
         "mode": "pipeline-only" if pipeline_only else "step",
         "steps": steps, "warmup": warmup,
         "step_ms": round(1e3 * median, 2),

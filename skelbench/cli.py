@@ -423,10 +423,10 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_al
             # The papers' linear numbers are best-on-test: set ours of that kind beside them.
             agg = pd.concat([agg, L.aggregate(canonical, ["top1_best"], ["linear"])], ignore_index=True)
         agg = pd.concat([agg, ref], ignore_index=True)
-    parts = [(title, *L.pivot(part)) for title, part in L.tables(agg)]
+    parts = [(title, *L.pivot(part)) for title, part in L.split_sections(agg)]
     if show_all:
         parts += [(f"variants: {title}", *L.pivot(part))
-                  for title, part in L.tables(L.aggregate(variants, metric_list))]
+                  for title, part in L.split_sections(L.aggregate(variants, metric_list))]
     for notice in notices:
         click.echo(notice, err=True)
     if not parts:
@@ -549,6 +549,8 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
 @click.option("--train-size", type=int, default=None,
               help="Training-set size for the projected schedule (default: the split's; NTU-60 xsub: 40091).")
 @click.option("--epochs", type=int, default=300, show_default=True, help="Epochs of the projected schedule.")
+@click.option("--bodies", type=click.IntRange(min=1), default=None,
+              help="Body slots per clip (default: the data's); more pads with absent bodies.")
 @click.option("--amp-check", is_flag=True,
               help="Instead of timing: train --steps steps in fp32 and in bf16 autocast from the "
                    "same seed and compare the loss curves.")
@@ -557,7 +559,7 @@ def _ablation_table(name: str, frame, fmt: str, splits) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @plugin_option
 def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, frames, pipeline_only,
-              train_size, epochs, amp_check, overrides, device, as_json, plugins):
+              train_size, epochs, bodies, amp_check, overrides, device, as_json, plugins):
     """Time pretraining steps: median step, samples/s, input-pipeline share, peak memory,
     projected schedule time; or check bf16 against fp32 (--amp-check)."""
     _load_all(plugins)
@@ -582,14 +584,15 @@ def bench_cmd(methods, backbones, dataset, stream, steps, warmup, batch, frames,
                                f"{100 * r['mean_rel_gap']:.2f} %  [{r['device']}]")
                 continue
             r = bench(cfg, dev, steps=steps, warmup=warmup, batch_size=batch, frames=frames,
-                      pipeline_only=pipeline_only, train_size=train_size, epochs=epochs)
+                      pipeline_only=pipeline_only, train_size=train_size, epochs=epochs,
+                      bodies=bodies)
             if as_json:
                 click.echo(json.dumps(r))
                 continue
             what = "pipeline" if pipeline_only else "step"
             share = "" if pipeline_only else f"  pipeline {100 * r['pipeline_share']:.1f} % (augment {r['augment_ms']:.2f} ms)"
             click.echo(f"{r['method']:<14} {r['backbone']:<18} batch {r['batch_size']:>4} x "
-                       f"{r['frames']} frames  {what} {r['step_ms']:>9.2f} ms  "
+                       f"{r['frames']} frames x {r['bodies']} bodies  {what} {r['step_ms']:>9.2f} ms  "
                        f"{r['samples_per_s']:>8.1f} samples/s{share}  first step "
                        f"{r['first_step_s']} s  {r['projected_for']['epochs']} epochs of "
                        f"{r['projected_for']['train_size']}: {r['projected_h']:.2f} h  peak "

@@ -312,6 +312,25 @@ def paper_rows(path: Path, splits=None, kinds=None) -> tuple[pd.DataFrame, list[
     return pd.DataFrame(rows), list(dict.fromkeys(sources))
 
 
+def split_sections(agg: pd.DataFrame, root: Path | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per table, one set of tables per split where there are several: real
+    data first, then the embedded (generated) sets; a split no card names counts as real."""
+    from .config import card_paths, load_yaml
+    if agg.empty or agg["split"].nunique() < 2:
+        return tables(agg)
+    generated = set()
+    for path in card_paths(root).values():
+        card = load_yaml(path)
+        if card.get("kind") == "synth":
+            generated |= set(card.get("splits") or {})
+    out = []
+    for split in sorted(agg["split"].unique(), key=lambda s: (s in generated, s)):
+        what = "embedded, generated" if split in generated else "real data"
+        out += [(f"{title}: {split} ({what})", part)
+                for title, part in tables(agg[agg["split"] == split])]
+    return out
+
+
 def tables(agg: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(title, rows) per group of protocols present, in TABLES order; other kinds on their own."""
     out = []

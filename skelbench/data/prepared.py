@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..config import ConfigError, load_card, project_root
 from ..registry import DATASETS
@@ -203,6 +202,7 @@ def load_split(split: str, dataset: str, device: torch.device | str = "cpu",
                           f"says layout {layout.name} ({layout.num_joints} joints): prepare the "
                           f"dataset again (skelbench data prepare {dataset} ...)")
     labels = meta["label"].to_numpy()
+    import torch        # here, not above: `compare` reads the cards through this package
 
     def put(mask):
         x = torch.from_numpy(np.ascontiguousarray(data[mask])).to(device)
