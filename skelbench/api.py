@@ -88,6 +88,8 @@ class Runner:
                 self._announced.add(done["run_id"])
                 self.log(f"reusing pretraining {done['run_id']}")
             return done
+        if cfg.get("weights"):
+            return self.released(cfg, seed, digest)
         parent = self.pretrain(cfg["init"], seed) if cfg.get("init") else None
         split = self.split(cfg)
         settings = speed.effective(cfg.get("speed"), self.device)
@@ -139,6 +141,33 @@ class Runner:
             self.log(f"warning: {record['run_id']}: key_std {spread:.4f} in the last epoch, under a "
                      f"tenth of the {dim ** -0.5:.3f} of keys spread over the sphere: the embedding "
                      "has collapsed (docs/results.md)")
+        return record
+
+    def released(self, cfg: dict, seed: int, digest: str) -> dict:
+        """A pretraining record for released weights: the checkpoint's encoder (and classifier)
+        checked against the data and written as this project's checkpoint; nothing trained."""
+        from .weights import find_weights, read_weights
+        split = self.split(cfg)
+        path = find_weights(cfg["weights"], (cfg.get("paths") or {}).get("weights"))
+        record = R.start_record(self.results_dir, kind="pretrain", cfg=C.pretrain_section(cfg),
+                                config_hash=digest, seed=seed, global_batch=None, epochs=0,
+                                hardware=hardware(self.device), layout=split.layout.name)
+        try:
+            encoder = build_backbone(cfg["backbone"], split.layout)
+            weights = read_weights(path, encoder, split.layout)
+            state = {f"encoder.{k}": v for k, v in weights.encoder.items()}
+            if weights.classifier is not None:
+                state.update({"classifier.weight": weights.classifier[0],
+                              "classifier.bias": weights.classifier[1]})
+            from .train import save_checkpoint
+            save_checkpoint(record.run_dir / "checkpoint.pt",
+                            {"method": state, "epoch": 0, "layout": split.layout.name})
+        except BaseException as e:
+            record.fail(e)
+            raise
+        record.finish(released=weights.describe(), history={}, throughput={})
+        self.log(f"released weights {path.name} (sha256 {weights.sha256[:12]}): "
+                 f"{', '.join(weights.describe()['loaded'])} loaded -> {record['run_id']}")
         return record
 
     def evaluate(self, cfg: dict, seed: int, protocol: str, files: tuple = ()) -> dict:

@@ -127,6 +127,11 @@ def list_cmd(kind, pattern, plugins):
 @click.option("--full", is_flag=True,
               help="With --suite: the recipes' own schedules and the suite's full backbone (the "
                    "papers' regime; hours on a GPU); records go to results/NAME-full/.")
+@click.option("--weights", "weights_path", type=click.Path(path_type=Path, exists=True,
+              dir_okay=False), default=None,
+              help="Evaluate this checkpoint (released official weights, or one of skelbench's) "
+                   "instead of pretraining: the recipe names the row and its backbone; add "
+                   "released-head to --protocol for the checkpoint's own classifier.")
 @click.option("--monitor", type=click.IntRange(min=1), default=None, metavar="EVERY",
               help="Learning curve: kNN-1 of the encoder on the test clips every EVERY epochs "
                    "of pretraining, in the record's history (skelbench show RUN --plot). It "
@@ -136,8 +141,8 @@ def list_cmd(kind, pattern, plugins):
 @plugin_option
 @click.pass_context
 def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides, device,
-        results_dir, resume, dry_run, show_config, sync_bn, suite, threads, full, monitor,
-        monitor_linear, plugins):
+        results_dir, resume, dry_run, show_config, sync_bn, suite, threads, full, weights_path,
+        monitor, monitor_linear, plugins):
     """Pretrain (or reuse a pretraining) and run protocols; print the results.
 
     Under torchrun (WORLD_SIZE set) the same command runs data-parallel over the ranks."""
@@ -178,6 +183,13 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
     for _, _, plist in jobs:
         for name in plist:
             PROTOCOLS.get(name)
+    if weights_path:
+        if suite:
+            raise click.UsageError("--weights evaluates one checkpoint; a suite names its own")
+        from .weights import sha256_file
+        digest = sha256_file(weights_path)
+        jobs = [(C.with_weights(cfg, digest, weights_path.name, weights_path.resolve()), seeds, plist)
+                for cfg, seeds, plist in jobs]
     if monitor_linear and not monitor:
         raise click.UsageError("--monitor-linear goes with --monitor EVERY")
     if monitor:

@@ -313,6 +313,18 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     return cfg
 
 
+def with_weights(cfg: dict, sha256: str, name: str, path: Path | None = None) -> dict:
+    """``cfg`` evaluating released weights instead of pretraining: the checkpoint's SHA-256 and
+    file name enter the pretraining's hash (such rows never share one with trained rows); where
+    the file lies is a path, outside it."""
+    cfg = copy.deepcopy(cfg)
+    cfg["weights"] = {"sha256": sha256, "name": name}
+    cfg.pop("init", None)                   # nothing is trained: no phase 1 either
+    if path is not None:
+        cfg.setdefault("paths", {})["weights"] = str(path)
+    return cfg
+
+
 def data_section(split_or_dataset: str, stream: str = "joint", root: Path | None = None) -> dict:
     """The ``data`` section of a config: which prepared data, split and stream."""
     if stream not in STREAMS:
@@ -334,7 +346,7 @@ def _fingerprint(card: dict) -> str:
 def pretrain_section(cfg: dict) -> dict:
     """The part of a config that determines the pretrained encoder (a two-phase method's:
     its parent's too, not the parent's evaluation settings)."""
-    out = {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain")
+    out = {k: cfg[k] for k in ("method", "class", "args", "backbone", "data", "pretrain", "weights")
            if k in cfg}
     if cfg.get("init"):
         out["init"] = pretrain_section(cfg["init"])

@@ -18,14 +18,14 @@ import yaml
 from .results import atomic_write_text, is_stale, iter_records, record_roots, suite_roots
 
 # What a protocol's columns show unless --metric asks otherwise.
-HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",),
+HEADLINE = {"linear": ("top1",), "retrieval": ("knn1",), "released-head": ("top1", "ece"),
             "calibration": ("ece", "aece", "ece_ts"),
             "continuity": ("linearity_global_diff", "monotonic_global_diff"),
             "finetune": ("top1",), "semi-1": ("top1",), "semi-10": ("top1",),
             "transfer-linear": ("top1",), "transfer-finetune": ("top1",)}
 KIND_ORDER = list(HEADLINE)
 # compare prints one table per group of protocols, so a table stays as wide as a paper's.
-TABLES = {"frozen encoder": ("linear", "retrieval", "calibration"),
+TABLES = {"frozen encoder": ("linear", "retrieval", "calibration", "released-head"),
           "continuity": ("continuity",),
           "finetuning": ("finetune", "semi-1", "semi-10"),
           "transfer": ("transfer-linear", "transfer-finetune")}
@@ -79,6 +79,8 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
             continue
         schedules.append(schedule)
         rec = {k: v for k, v in rec.items() if k not in ("config", "history", "bins")}
+        if config.get("weights"):           # evaluated, not trained here: never one row with those
+            rec["method"] = f"{rec['method']} (released weights)"
         rows.append({**rec, "run_dir": str(path.parent),
                      # run at the recipe's and card's settings (no --set)? None: a record
                      # from before overrides were recorded (shown, named by its settings)
@@ -316,7 +318,10 @@ def split_sections(agg: pd.DataFrame, root: Path | None = None) -> list[tuple[st
     """(title, rows) per table, one set of tables per split where there are several: real
     data first, then the embedded (generated) sets; a split no card names counts as real."""
     from .config import card_paths, load_yaml
-    if agg.empty or agg["split"].nunique() < 2:
+    if agg.empty:
+        return tables(agg)
+    released = agg["method"].str.endswith("(released weights)")
+    if agg["split"].nunique() < 2 and not (released.any() and (~released).any()):
         return tables(agg)
     generated = set()
     for path in card_paths(root).values():
@@ -326,8 +331,10 @@ def split_sections(agg: pd.DataFrame, root: Path | None = None) -> list[tuple[st
     out = []
     for split in sorted(agg["split"].unique(), key=lambda s: (s in generated, s)):
         what = "embedded, generated" if split in generated else "real data"
-        out += [(f"{title}: {split} ({what})", part)
-                for title, part in tables(agg[agg["split"] == split])]
+        for source in (True, False):        # released weights first, apart from trained rows
+            part = agg[(agg["split"] == split) & (released == source)]
+            label = f"{split} ({what}{', released weights' if source else ''})"
+            out += [(f"{title}: {label}", rows) for title, rows in tables(part) if not part.empty]
     return out
 
 

@@ -10,5 +10,5 @@ from __future__ import annotations
 # The protocol sections' defaults live below the config, in skelbench/defaults.py.
 from ..defaults import PROTOCOLS as DEFAULTS  # noqa: F401
 from ..registry import PROTOCOLS  # noqa: F401
-from . import calibration, continuity, finetune, linear, retrieval  # noqa: F401  (register them)
+from . import calibration, continuity, finetune, linear, released, retrieval  # noqa: F401  (register)
 from .base import protocol  # noqa: F401
