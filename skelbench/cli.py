@@ -377,9 +377,12 @@ def _with_defaults(add_task):
 @click.option("--table", "table", default=None, metavar="NAME",
               help="A paper's ablation table (methods/tables/NAME.yaml, e.g. tranclr-anchors, "
                    "tranclr-levels) in its layout, measured rows beside the paper's.")
+@click.option("--paired", default=None, metavar="A,B",
+              help="Also the top-1 difference of rows A and B (method names as compare shows "
+                   "them) on each split's test clips, with a 95 % paired bootstrap interval.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
 def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_all, write, table,
-            results_dir):
+            paired, results_dir):
     """Aggregate finished records over seeds: mean ± std (n).
 
     One row per method, backbone and stream at the recipe's and card's settings; --all adds the
@@ -398,6 +401,13 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_al
     frame, notices = L.load_records(results_dir or default_results_dir(), roots)
     if table:
         _ablation_table(table, frame, fmt, _split_list(datasets) if datasets else None)
+        return
+    if paired:
+        pair = _split_list(paired)
+        if len(pair) != 2:
+            raise click.BadParameter(f"{paired!r}: two rows, A,B", param_hint="--paired")
+        for line in L.paired_lines(frame, *pair, _split_list(datasets) if datasets else None):
+            click.echo(line)
         return
     if not frame.empty and ensemble != "none":
         frame = pd.concat([frame, L.ensembles(frame, ensemble)], ignore_index=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .errors import ConfigError
 from .results import atomic_write_text, is_stale, iter_records, record_roots, suite_roots
 
 # What a protocol's columns show unless --metric asks otherwise.
@@ -114,6 +115,43 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
                        f" on {r['split']} ({r['backbone']}) with an older config "
                        f"{r['config_hash'][:12]} (a newer config is shown)")
     return frame[frame["config_hash"] == newest], notices
+
+
+def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
+    """For each split where rows ``a`` and ``b`` (labels as ``compare`` shows them) both have
+    linear (or released-head) records with per-clip correctness: top-1 of a minus b and its 95 %
+    paired bootstrap interval over the test clips (each row's clips averaged over its seeds)."""
+    from .stats import paired_bootstrap, unpack
+    if frame.empty:
+        raise ConfigError("no finished results to compare")
+    frame = frame[frame["kind"].isin(["linear", "released-head"]) & (frame["canonical"] != False)]  # noqa: E712
+    if "correct.bits" not in frame:
+        raise ConfigError("no linear record keeps its per-clip results (records made before "
+                          "they did): run the linear protocol again")
+    labels = [entry(m, v) for m, v in zip(frame["method"], frame["variant"])]
+    frame = frame.assign(label=labels)
+    out = []
+    for (split, kind, stream), part in frame.groupby(["split", "kind", "stream"]):
+        if splits and split not in splits:
+            continue
+        rows = {}
+        for label in (a, b):
+            mine = part[(part["label"] == label) & part["correct.bits"].notna()]
+            if not mine.empty:
+                rows[label] = np.mean([unpack({"n": n, "bits": bits}) for n, bits in
+                                       zip(mine["correct.n"], mine["correct.bits"])], axis=0), len(mine)
+        if len(rows) < 2:
+            continue
+        r = paired_bootstrap(rows[a][0], rows[b][0])
+        out.append(f"{split} {stream} {kind} top-1: {a} ({rows[a][1]} seed(s)) − {b} "
+                   f"({rows[b][1]}) = {r['diff']:+.2f} points, 95 % paired bootstrap interval "
+                   f"[{r['low']:+.2f}, {r['high']:+.2f}] over {r['n']} test clips "
+                   f"({r['n_boot']} resamples, seed {r['seed']})")
+    if not out:
+        have = ", ".join(sorted(set(labels)))
+        raise ConfigError(f"--paired {a},{b}: no split where both rows have linear records with "
+                          f"per-clip results; rows: {have}")
+    return out
 
 
 def time_shares(root: Path) -> dict[str, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import config as C
 
 KEYS = {"description", "dataset", "protocols", "rows", "variants", "full"}
-ROW_KEYS = {"method", "seeds", "protocols"}
+ROW_KEYS = {"method", "seeds", "protocols", "backbone", "weights"}
 
 
 @dataclass
@@ -49,6 +49,10 @@ def read_suite(path: Path) -> Suite:
         if "method" not in row or extra:
             raise C.ConfigError(f"{path}: rows[{i}] needs 'method' and takes only "
                                 f"{', '.join(sorted(ROW_KEYS))}")
+        weights = row.get("weights")
+        if weights is not None and (not isinstance(weights, dict) or set(weights) != {"sha256", "name"}):
+            raise C.ConfigError(f"{path}: rows[{i}].weights names released weights by "
+                                "{sha256: ..., name: FILE}")
     if not spec.get("rows") or not spec.get("dataset"):
         raise C.ConfigError(f"{path}: a suite names a dataset and at least one row")
     return Suite(path.parent.name, path, spec)
@@ -75,11 +79,13 @@ def cells(suite: Suite, full: bool = False, root: Path | None = None) -> list[tu
         protocols = list(row.get("protocols") or spec.get("protocols") or ["linear"])
         seeds = [int(s) for s in row.get("seeds", [0])]
         extra = full_overrides(row["method"], full_spec, root) if full else []
-        backbone = full_spec.get("backbone") if full else None
+        backbone = full_spec.get("backbone") if full else row.get("backbone")
         for overrides in variants.values():
             # A suite-wide key the method lacks (args.mining_epoch for SkeletonCLR) is left out.
             cfg = C.resolve(row["method"], spec["dataset"], backbone=backbone,
                             overrides=extra + list(overrides or []), root=root, skip_missing=True)
+            if row.get("weights"):          # found by checksum under $SKELBENCH_WEIGHTS
+                cfg = C.with_weights(cfg, row["weights"]["sha256"], row["weights"]["name"])
             if full and cfg.get("init"):
                 # The parent at its own recipe's schedule (AimCLR's 300 epochs under ActCLR's 350).
                 parent = cfg["init"]["method"]

@@ -102,3 +102,23 @@ def test_retrieval_on_a_hand_made_gallery():
         assert out["map"] == pytest.approx(100 * (1 + 2 / 3) / 2)
         # k=2: query 0's neighbours are classes 0 and 1 with sims 0.999 and 0.993 -> class 0.
         assert out["knn2"] == 100.0
+
+
+def test_paired_bootstrap_packs_clips_and_brackets_the_difference():
+    import numpy as np
+
+    from skelbench.stats import pack, paired_bootstrap, unpack
+    rng = np.random.default_rng(0)
+    a = rng.random(501) < 0.8
+    assert (unpack(pack(a)) == a).all() and pack(a)["n"] == 501
+    same = paired_bootstrap(a, a)
+    assert same["diff"] == same["low"] == same["high"] == 0
+    b = a.copy()
+    b[:50] = ~b[:50]                                  # b differs from a on 50 clips only
+    r = paired_bootstrap(a, b, n_boot=2000)
+    assert r["low"] <= r["diff"] <= r["high"]
+    assert abs(r["diff"] - 100 * (a.mean() - b.mean())) < 1e-9
+    # Paired: the interval is set by the 50 clips that differ, far narrower than for
+    # independent rows of the same accuracies.
+    assert r["high"] - r["low"] < 6
+    assert paired_bootstrap(a, b, n_boot=2000) == r            # seeded

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from .. import dist
 from ..train import build_optimizer, build_scheduler
+from ..stats import pack
 from .base import protocol
 
 
@@ -97,7 +98,7 @@ def linear(ctx) -> dict:
     # the head itself, for protocols that follow its predictions (continuity's label path)
     save_arrays(ctx.run_dir, "head.npz", weight=out["head"].weight, bias=out["head"].bias)
     return {"metrics": out["metrics"], "history": {"test_top1": out["history"]},
-            "selection": "last"}
+            "selection": "last", "correct": pack(out["logits"].argmax(1).eq(split.y_test).cpu())}
 
 
 @protocol("transfer-linear", "transfer", "features", "linear")

@@ -8,6 +8,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..train import load_checkpoint
+from ..stats import pack
 from .base import protocol
 from .calibration import report_from_logits
 from .linear import accuracy, save_logits
@@ -35,4 +36,5 @@ def released_head(ctx) -> dict:
     report = report_from_logits(logits, split.y_test, int(ctx.cfg["calibration"]["n_bins"]))
     metrics = {**accuracy(logits, split.y_test),
                **{k: report["metrics"][k] for k in ("ece", "aece", "mce", "nll")}}
-    return {"metrics": metrics, "bins": report["bins"], "selection": "the checkpoint's"}
+    return {"metrics": metrics, "bins": report["bins"], "selection": "the checkpoint's",
+            "correct": pack(logits.argmax(1).eq(split.y_test).cpu())}
