@@ -234,8 +234,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
             skip_missing: bool = False) -> dict:
     """The full config of one (method, dataset/split, backbone, stream) cell, without seed.
     ``skip_missing``: an override whose key the config lacks is left out, not an error."""
-    from .methods import accepted_args
-    from .registry import METHODS
+    from . import signatures
 
     from .defaults import PROTOCOLS as PROTOCOL_DEFAULTS
 
@@ -245,7 +244,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
                        overrides=overrides, root=root, skip_missing=skip_missing)
     card_name, split = resolve_dataset(dataset, root)
     card = load_card(card_name, root)
-    cls = METHODS.get(recipe["class"])
+    cls = signatures.method(recipe["class"])
     args = dict(recipe.get("args") or {})
     schedule = card.get("schedule") or {}
     card_path = card_paths(root)[card_name]
@@ -254,7 +253,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         for name, layer in (schedule.get(group) or {}).items():
             check_sections(card_path, layer or {}, allowed, f"schedule.{group}.{name}.")
     per_class = (schedule.get("classes") or {}).get(recipe["class"]) or {}
-    accepted = accepted_args(cls)
+    accepted = cls.args
     # A card's schedule may cap method arguments (queue size, ...): only where the method has them;
     # its schedule.classes.<class>.args set them for one class, as the recipe's own args.
     args.update({k: v for k, v in (schedule.get("args") or {}).items() if k in accepted})
@@ -270,7 +269,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # The backbone: --backbone, else the card's (the embedded set's CPU schedule swaps it),
     # else the recipe's.
     spec = {"name": backbone} if backbone else dict(schedule.get("backbone") or recipe["backbone"])
-    if getattr(cls, "backbone", None):      # a class that is its own encoder (raw coordinates)
+    if cls.backbone:                        # a class that is its own encoder (raw coordinates)
         spec = {"name": cls.backbone}
     cfg = {"method": method, "class": recipe["class"], "args": args, "backbone": spec,
            "data": data_section(split, stream, root)}
@@ -278,7 +277,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
     # backbone's defaults (a Transformer's optimiser), the recipe's settings for this backbone,
     # the card's schedule, the card's values for this method class, the card's values for this
     # backbone; --set comes last.
-    from .backbones import backbone_defaults
+    from .signatures import backbone_defaults
     name = spec["name"]
     from .defaults import SPEED as SPEED_DEFAULTS
     defaults = {**PROTOCOL_DEFAULTS, "speed": SPEED_DEFAULTS}
@@ -290,7 +289,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
             value = deep_update(value, (layer or {}).get(section) or {})
         cfg[section] = value
     # A backbone argument the spec leaves at its default can still be set: --set backbone.depth=4.
-    from .backbones import backbone_parameters
+    from .signatures import backbone_parameters
     for text in overrides:
         path, _ = parse_override(text)
         params = backbone_parameters(spec["name"])
@@ -305,7 +304,7 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
                                  list(overrides), skip_missing=True)
         parent["backbone"] = dict(cfg["backbone"])
         cfg["init"] = parent
-    from .backbones import backbone_args
+    from .signatures import backbone_args
     backbone_args(cfg["backbone"])  # validates the backbone name and its keys
     # How the config was asked for (outside the hash): a leaderboard's canonical rows are those
     # run at the recipe's and card's settings, with no --set.

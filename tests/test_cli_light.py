@@ -34,6 +34,21 @@ def test_small_commands_do_not_import_torch(project, args):
         assert "skeletonclr" in out.stdout
 
 
+def test_compare_with_the_committed_suites_does_not_import_torch():
+    """`compare` resolves each committed suite's grid (results/*/suite.yaml) through the cards
+    and the dataset registry: none of that may import torch."""
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    suites = sorted(p.parent.name for p in (repo / "results").glob("*/suite.yaml"))
+    assert "embedded" in suites
+    out = subprocess.run([sys.executable, "-c", PROBE, "compare"], capture_output=True,
+                         text=True, timeout=300, cwd=repo,
+                         env={**__import__("os").environ, "SKELBENCH_ROOT": str(repo)})
+    assert "torch imported: False" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "skeletonclr" in out.stdout
+
+
 def test_redirected_output_gets_a_plain_line_per_epoch_and_little_else(project, tmp_path):
     log = tmp_path / "run.log"
     with open(log, "w") as f:

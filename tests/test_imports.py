@@ -57,7 +57,8 @@ def test_the_import_graph_has_no_cycle():
     graph = {name: imports(name, path, known) for name, path in known.items()}
     assert graph["skelbench.config"] <= {"skelbench.errors", "skelbench.registry",
                                          "skelbench.defaults", "skelbench.methods",
-                                         "skelbench.backbones", "skelbench.skeleton"}
+                                         "skelbench.backbones", "skelbench.skeleton",
+                                         "skelbench.signatures"}
     assert cycle(graph) is None, " -> ".join(cycle(graph))
     # The check finds one when there is one.
     assert cycle({**graph, "skelbench.defaults": {"skelbench.config"}}) is not None
@@ -67,7 +68,7 @@ def test_every_module_imports_on_its_own():
     names = sorted(n for n in modules() if n != "skelbench.__main__")   # that one runs the CLI
     # The modules the light commands use import on their own without torch, one interpreter each.
     for name in ("config", "defaults", "errors", "registry", "results", "leaderboard", "suite",
-                 "skeleton", "report"):
+                 "skeleton", "report", "signatures", "stats"):
         r = subprocess.run([sys.executable, "-c", f"import sys, skelbench.{name}; "
                             "assert 'torch' not in sys.modules, 'imports torch'"],
                            capture_output=True, text=True)
@@ -75,3 +76,28 @@ def test_every_module_imports_on_its_own():
     r = subprocess.run([sys.executable, "-c", "; ".join(f"import {n}" for n in names)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-800:]
+
+
+def test_the_light_signatures_agree_with_the_registered_classes():
+    """What `compare` reads from the source (skelbench.signatures, no torch) is what the
+    imported methods and backbones take."""
+    import inspect
+
+    import skelbench.backbones  # noqa: F401
+    import skelbench.methods  # noqa: F401
+    from skelbench import signatures as S
+    from skelbench.registry import BACKBONES, METHODS
+    light_methods, light_backbones = S._source_methods(), S._source_backbones()
+    assert set(light_methods) == set(METHODS.names())
+    assert set(light_backbones) == set(BACKBONES.names())
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        assert light_methods[name].args == set(inspect.signature(cls.__init__).parameters) \
+            - S.METHOD_HARNESS_ARGS, name
+        assert light_methods[name].backbone == getattr(cls, "backbone", None), name
+    for name in BACKBONES.names():
+        builder = BACKBONES.get(name)
+        assert light_backbones[name].params == {
+            k: p.default for k, p in inspect.signature(builder).parameters.items()
+            if k not in S.BACKBONE_HARNESS_ARGS}, name
+        assert light_backbones[name].defaults == getattr(builder, "defaults", {}), name

@@ -2,9 +2,7 @@
 ``out_dim``. Registered by name; recipes give ``backbone: {name: ..., **kwargs}``."""
 from __future__ import annotations
 
-import inspect
-
-from ..registry import BACKBONES, did_you_mean
+from ..registry import BACKBONES
 from . import raw, stgcn  # noqa: F401  (register the raw-coordinate and ST-GCN backbones)
 
 # Optimiser settings that suit a Transformer (MAMP's pretraining: AdamW, betas (0.9, 0.95),
@@ -42,31 +40,8 @@ def st_transformer_small(depth: int = 4, dim: int = 64, heads: int = 4, mlp_rati
 st_transformer.defaults = st_transformer_small.defaults = TRANSFORMER_DEFAULTS
 
 
-def backbone_defaults(name: str) -> dict:
-    """Config sections a backbone sets over the method recipe (empty for ST-GCN)."""
-    return getattr(BACKBONES.get(name), "defaults", {})
-
-
-# Builder arguments the harness passes itself: the skeleton layout of the data the encoder reads.
-HARNESS_ARGS = {"layout"}
-
-
-def backbone_parameters(name: str) -> dict:
-    """The builder's keyword arguments (those a recipe may set) and their defaults."""
-    return {k: p.default for k, p in inspect.signature(BACKBONES.get(name)).parameters.items()
-            if k not in HARNESS_ARGS}
-
-
-def backbone_args(spec: dict) -> dict:
-    """Validate ``{name, **kwargs}`` against the registered builder; return the kwargs."""
-    builder = BACKBONES.get(spec["name"])
-    accepted = set(inspect.signature(builder).parameters) - HARNESS_ARGS
-    kwargs = {k: v for k, v in spec.items() if k != "name"}
-    for key in kwargs:
-        if key not in accepted:
-            raise ValueError(f"backbone {spec['name']!r} takes no argument {key!r}"
-                             f"{did_you_mean(key, accepted, n=1, quote=True)}")
-    return kwargs
+# What a config may set of a backbone, also read without torch (skelbench.signatures).
+from ..signatures import backbone_args, backbone_defaults, backbone_parameters  # noqa: E402,F401
 
 
 def build_backbone(spec: dict, layout):
