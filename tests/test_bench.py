@@ -46,6 +46,11 @@ def test_pipeline_only_times_views_without_a_model(project, monkeypatch):
     assert not calls                                        # the model never ran
     assert r["mode"] == "pipeline-only" and r["frames"] == 20 and r["step_ms"] > 0
     assert abs(r["projected_h"] - r["step_ms"] / 1e3 * (1000 // 8) * 10 / 3600) <= 1e-3
+    one = bench(cfg, torch.device("cpu"), steps=1, warmup=0, batch_size=8, pipeline_only=True,
+                bodies=1)
+    three = bench(cfg, torch.device("cpu"), steps=1, warmup=0, batch_size=8, pipeline_only=True,
+                  bodies=3)
+    assert (r["bodies"], one["bodies"], three["bodies"]) == (2, 1, 3)   # the data's, fewer, more
 
 
 def test_views_are_what_the_training_step_draws(project):
