@@ -11,13 +11,13 @@ What the record keeps: the file, its SHA-256, the format, what was loaded and wh
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .data.prepared import sha256_file  # noqa: F401  (the CLI names checkpoints by it)
 from .errors import CheckpointError
 from .skeleton import Layout, get_layout, require_same
 
@@ -48,14 +48,6 @@ class Released:
                 "format": self.format, "layout": self.layout, "loaded": loaded,
                 "left": self.left,
                 "classes": int(self.classifier[0].shape[0]) if self.classifier else None}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _refuse_unknown(path: Path, names: list[str]) -> None:
