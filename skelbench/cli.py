@@ -806,6 +806,21 @@ def plot_curve(runs, baselines, out, results_dir):
     split = rec["split"]
     curve_png(curves, lines, out, title=f"{split}: pretraining learning curves (monitor: frozen "
                                         "encoder, running BN)")
+    from .stats import crossing
+    for label, curve in curves.items():
+        for name, values in lines.items():
+            for key, what in (("knn1", "kNN-1"), ("linear_top1", "linear top-1")):
+                if values.get(key) is None or not curve.get(key):
+                    continue
+                window = 10 if key == "knn1" else 1
+                first, stays = crossing(curve["steps"], curve[key], values[key], window)
+                mean = f"{window}-measurement mean " if window > 1 else ""
+                head = f"{label}: {mean}{what} vs {name}'s {values[key]:.2f}: "
+                if first is None:
+                    click.echo(head + f"never above within {curve['steps'][-1]} steps")
+                else:
+                    click.echo(head + f"above first at step {first}, " + (
+                        f"and from step {stays} on" if stays is not None else "not at the end"))
     click.echo(f"wrote {out}")
 
 

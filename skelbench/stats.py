@@ -43,3 +43,21 @@ def paired_bootstrap(a, b, n_boot: int = 10000, seed: int = 0, level: float = 0.
     low, high = np.percentile(means, [tail, 100 - tail])
     return {"diff": 100 * diff.mean(), "low": 100 * low, "high": 100 * high, "n": len(diff),
             "n_boot": n_boot, "seed": seed, "level": level}
+
+
+def crossing(steps, values, line: float, window: int = 10) -> tuple[int | None, int | None]:
+    """Where a learning curve passes a reference ``line``, on its running mean over ``window``
+    measurements (the trailing one; fewer at the start): the first step at which the mean is
+    above the line, and the step from which it stays above to the end (None where never)."""
+    v = np.array([np.nan if x is None else x for x in values], float)
+    keep = ~np.isnan(v)
+    v, s = v[keep], np.asarray(steps)[keep]
+    if not len(v):
+        return None, None
+    mean = np.array([v[max(0, i - window + 1):i + 1].mean() for i in range(len(v))])
+    above = mean > line
+    first = int(s[np.argmax(above)]) if above.any() else None
+    below = np.flatnonzero(~above)
+    stays = (int(s[0]) if not len(below) else
+             int(s[below[-1] + 1]) if below[-1] + 1 < len(s) else None)
+    return first, stays

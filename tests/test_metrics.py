@@ -122,3 +122,12 @@ def test_paired_bootstrap_packs_clips_and_brackets_the_difference():
     # independent rows of the same accuracies.
     assert r["high"] - r["low"] < 6
     assert paired_bootstrap(a, b, n_boot=2000) == r            # seeded
+
+
+def test_crossing_finds_the_first_and_the_lasting_passage():
+    from skelbench.stats import crossing
+    steps = [10, 20, 30, 40, 50, 60]
+    assert crossing(steps, [1, 5, 1, 5, 5, 5], 3, window=1) == (20, 40)
+    assert crossing(steps, [1, 1, 1, 1, 1, 1], 3, window=1) == (None, None)
+    assert crossing(steps, [5, 5, 5, 5, 5, 1], 3, window=1) == (10, None)
+    assert crossing(steps, [1, None, 5, None, 5, 5], 3, window=2) == (50, 50)
