@@ -777,22 +777,32 @@ def plot_curve(runs, baselines, out, results_dir):
     """Learning curves: kNN-1 and linear top-1 against pretraining steps, from pretraining
     records made with `run --monitor` (RUNS: their ids), beside reference lines.
 
-    A label is the method and what its config sets apart (--set overrides)."""
+    A curve is labelled by its method and the settings in which its config differs from the
+    other curves' (and its seed where only that differs)."""
     from .config import default_results_dir
     from .plots import curve_png
     from .results import find_record
+    import pandas as pd
     root = results_dir or default_results_dir()
-    curves, lines = {}, {}
+    curves, lines, records = {}, {}, []
     for run_id in runs:
         _, rec = find_record(root, run_id)
         history = rec.get("history") or {}
         if rec["kind"] != "pretrain" or "monitor_knn1" not in history:
             raise click.ClickException(f"{rec['run_id']} is not a pretraining run with --monitor")
-        per_epoch = (rec.get("throughput") or {}).get("steps_per_epoch")
-        if not per_epoch:
+        if not (rec.get("throughput") or {}).get("steps_per_epoch"):
             raise click.ClickException(f"{rec['run_id']} does not record its steps per epoch")
-        overrides = ((rec.get("config") or {}).get("run") or {}).get("overrides") or []
-        label = rec["method"] + (f" ({', '.join(overrides)})" if overrides else "")
+        records.append(rec)
+    flat = pd.json_normalize([{k: v for k, v in (r.get("config") or {}).items()
+                               if k not in ("method", "class", "init")} for r in records])
+    differs = [c for c in flat.columns if flat[c].astype(str).nunique() > 1]
+    for i, rec in enumerate(records):
+        history, per_epoch = rec["history"], rec["throughput"]["steps_per_epoch"]
+        apart = [f"{c.split('.', 1)[-1] if c.startswith(('pretrain.', 'args.')) else c}="
+                 f"{flat.loc[i, c]}" for c in differs]
+        label = rec["method"] + (f" ({', '.join(apart)})" if apart else "")
+        if label in curves:
+            label += f" seed {rec['seed']}"
         curves[label] = {"steps": [per_epoch * (e + 1) for e in range(len(history["monitor_knn1"]))],
                          "knn1": history["monitor_knn1"],
                          "linear_top1": history.get("monitor_linear_top1")}
