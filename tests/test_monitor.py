@@ -38,3 +38,23 @@ def test_the_monitor_records_a_curve_and_changes_no_loss(project, tmp_path):
     assert csv[0].endswith("monitor_knn1,monitor_linear_top1") and csv[1].endswith(",")
     path, record = find_record(tmp_path / "b", watched["run_id"])
     assert json.loads(path.read_text())["throughput"]["steps_per_epoch"] > 0
+
+
+def test_plot_curve_draws_the_curve_and_says_where_it_passes_a_line(project, tmp_path):
+    from click.testing import CliRunner
+
+    from skelbench.cli import main
+    torch.set_num_threads(1)
+    watched = pretrain(tmp_path, True)
+    load_all()
+    cfg = C.resolve("aimclr", "synth-xsub", overrides=["pretrain.epochs=3"])
+    line = Runner(tmp_path, torch.device("cpu"), log=lambda *a: None).evaluate(cfg, 0, "retrieval")
+    out = tmp_path / "curve.png"
+    res = CliRunner().invoke(main, ["plot", "curve", watched["run_id"], "--baseline", line["run_id"],
+                                    "--out", str(out), "--results-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 1000
+    assert f"aimclr: 10-measurement mean kNN-1 vs aimclr's {line['metrics']['knn1']:.2f}" in res.output
+    bad = CliRunner().invoke(main, ["plot", "curve", line["run_id"], "--out", str(out),
+                                    "--results-dir", str(tmp_path)])
+    assert bad.exit_code != 0 and "not a pretraining run with --monitor" in bad.output
