@@ -378,8 +378,9 @@ def _with_defaults(add_task):
               help="A paper's ablation table (methods/tables/NAME.yaml, e.g. tranclr-anchors, "
                    "tranclr-levels) in its layout, measured rows beside the paper's.")
 @click.option("--paired", default=None, metavar="A,B",
-              help="Also the top-1 difference of rows A and B (method names as compare shows "
-                   "them) on each split's test clips, with a 95 % paired bootstrap interval.")
+              help="Only the top-1 difference of rows A and B (labels as compare shows them; "
+                   "LABEL@BACKBONE where a label has several) on each split's test clips, with a "
+                   "95 % paired bootstrap interval.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
 def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_all, write, table,
             paired, results_dir):

@@ -118,13 +118,14 @@ def load_records(results_dir: Path, roots: list[Path] | None = None
 
 
 def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
-    """For each split where rows ``a`` and ``b`` (labels as ``compare`` shows them) both have
+    """For each split where rows ``a`` and ``b`` (labels as ``compare`` shows them, with
+    ``@backbone`` where a label has rows on several backbones) both have
     linear (or released-head) records with per-clip correctness: top-1 of a minus b and its 95 %
     paired bootstrap interval over the test clips (each row's clips averaged over its seeds)."""
     from .stats import paired_bootstrap, unpack
     if frame.empty:
         raise ConfigError("no finished results to compare")
-    frame = frame[frame["kind"].isin(["linear", "released-head"]) & (frame["canonical"] != False)]  # noqa: E712
+    frame = frame[frame["kind"].isin(["linear", "released-head"])]     # variants named as compare --all
     if "correct.bits" not in frame:
         raise ConfigError("no linear record keeps its per-clip results (records made before "
                           "they did): run the linear protocol again")
@@ -136,7 +137,13 @@ def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
             continue
         rows = {}
         for label in (a, b):
-            mine = part[(part["label"] == label) & part["correct.bits"].notna()]
+            name, _, backbone = label.partition("@")
+            mine = part[(part["label"] == name) & part["correct.bits"].notna()
+                        & ((part["backbone"] == backbone) if backbone else True)]
+            if mine["backbone"].nunique() > 1:
+                raise ConfigError(f"--paired: {name!r} on {split} has rows on several backbones; "
+                                  "name one as " + " or ".join(f"{name}@{x}" for x in
+                                                                sorted(mine["backbone"].unique())))
             if not mine.empty:
                 rows[label] = np.mean([unpack({"n": n, "bits": bits}) for n, bits in
                                        zip(mine["correct.n"], mine["correct.bits"])], axis=0), len(mine)
@@ -527,7 +534,7 @@ def split_columns(title: str, header: list[str], body: list[list[str]], best: se
     for split in splits:
         cols = list(range(n_text)) + [j for j in values if header[j].split(" ", 1)[0] == split]
         where = {j: k for k, j in enumerate(cols)}
-        out.append((f"{title}: {split}",
+        out.append((title if f": {split} (" in title else f"{title}: {split}",
                     [header[j] if j < n_text else header[j].split(" ", 1)[1] for j in cols],
                     [[row[j] for j in cols] for row in body],
                     {(i, where[j]) for i, j in best if j in where}))

@@ -170,3 +170,22 @@ def test_a_rerun_of_a_suites_cell_elsewhere_does_not_replace_the_suites_record(t
     write(tmp_path / "probes", "b", finished_at="2026-02-01T00:00:00+00:00", metrics={"top1": 40.0})
     frame, _ = load_records(tmp_path, roots=[tmp_path / "ref", tmp_path / "probes"])
     assert frame["metrics.top1"].tolist() == [50.0]
+
+
+def test_paired_rows_compare_clip_by_clip_and_name_backbones(tmp_path):
+    import numpy as np
+
+    from skelbench.errors import ConfigError
+    from skelbench.leaderboard import paired_lines
+    from skelbench.stats import pack
+    a = np.arange(200) % 4 != 0                     # 75 % right
+    b = np.arange(200) % 2 == 0                     # 50 % right
+    write(tmp_path, "a", method="actclr", config_hash="ha", correct=pack(a))
+    write(tmp_path, "b", method="random-init", config_hash="hb", correct=pack(b))
+    write(tmp_path, "c", method="random-init", config_hash="hc", backbone="stgcn-tiny",
+          correct=pack(b))
+    frame, _ = load_records(tmp_path)
+    [line] = paired_lines(frame, "actclr", "random-init@stgcn")
+    assert "= +25.00 points" in line and "over 200 test clips" in line
+    with pytest.raises(ConfigError, match="random-init@stgcn or random-init@stgcn-tiny"):
+        paired_lines(frame, "actclr", "random-init")
