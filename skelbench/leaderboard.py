@@ -360,22 +360,25 @@ def paper_rows(path: Path, splits=None, kinds=None) -> tuple[pd.DataFrame, list[
 
 
 def split_sections(agg: pd.DataFrame, root: Path | None = None) -> list[tuple[str, pd.DataFrame]]:
-    """(title, rows) per table, one set of tables per split where there are several: real
-    data first, then the embedded (generated) sets; a split no card names counts as real."""
+    """(title, rows) per table; where the rows mix real and generated data, or released weights
+    and encoders trained here, one set of tables per split and kind: real data first, released
+    weights apart, then the embedded (generated) sets. A split no card names counts as real; a
+    transfer (``a→b``) as generated where either end is."""
     from .config import card_paths, load_yaml
     if agg.empty:
         return tables(agg)
     released = agg["method"].str.endswith("(released weights)")
-    if agg["split"].nunique() < 2 and not (released.any() and (~released).any()):
-        return tables(agg)
     generated = set()
     for path in card_paths(root).values():
         card = load_yaml(path)
         if card.get("kind") == "synth":
             generated |= set(card.get("splits") or {})
+    synthetic = {s: any(part in generated for part in s.split("→")) for s in agg["split"].unique()}
+    if len(set(synthetic.values())) < 2 and not (released.any() and (~released).any()):
+        return tables(agg)
     out = []
-    for split in sorted(agg["split"].unique(), key=lambda s: (s in generated, s)):
-        what = "embedded, generated" if split in generated else "real data"
+    for split in sorted(synthetic, key=lambda s: (synthetic[s], s)):
+        what = "embedded, generated" if synthetic[split] else "real data"
         for source in (True, False):        # released weights first, apart from trained rows
             part = agg[(agg["split"] == split) & (released == source)]
             label = f"{split} ({what}{', released weights' if source else ''})"
