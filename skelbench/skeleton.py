@@ -12,6 +12,7 @@ even where the original SSL repositories call it the right one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import ConfigError
 
@@ -38,7 +39,9 @@ class Layout:
         if problems:
             raise ValueError(f"layout {self.name}: " + "; ".join(problems))
 
-    # A layout is a registry value: copies of a model share it, and it pickles by name.
+    # A layout is a registry value: copies of a model share it, and it pickles by name. Its
+    # derived tables (bone parents, flip, ...) are computed once (cached_property), as the
+    # augmentations read them on every step.
     def __deepcopy__(self, memo):
         return self
 
@@ -52,19 +55,19 @@ class Layout:
     def index(self, joint: str) -> int:
         return self.joints.index(joint)
 
-    @property
+    @cached_property
     def J(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.joints)}
 
-    @property
+    @cached_property
     def center_index(self) -> int:
         return self.index(self.center)
 
-    @property
+    @cached_property
     def body_parts(self) -> dict[str, tuple[int, ...]]:
         return dict(self.parts)
 
-    @property
+    @cached_property
     def bone_parent(self) -> tuple[int, ...]:
         """parent[v]: v's neighbour towards the centre; the centre is its own parent."""
         neighbours = {v: [] for v in range(self.num_joints)}
@@ -83,7 +86,7 @@ class Layout:
             frontier = nxt
         return tuple(parent[v] for v in range(self.num_joints))
 
-    @property
+    @cached_property
     def root_outward(self) -> tuple[int, ...]:
         """Joints ordered so that each comes after its bone parent (the centre first)."""
         parent, order = self.bone_parent, [self.center_index]
@@ -95,7 +98,7 @@ class Layout:
                     seen.add(v)
         return tuple(order)
 
-    @property
+    @cached_property
     def flip(self) -> tuple[int, ...]:
         """The left/right swap: joint ``left_X`` takes ``right_X``'s index and back."""
         def twin(name: str) -> str:

@@ -19,7 +19,7 @@ import torch
 
 from .data.prepared import sha256_file  # noqa: F401  (the CLI names checkpoints by it)
 from .errors import CheckpointError
-from .skeleton import Layout, get_layout, require_same
+from .skeleton import LAYOUTS, Layout, get_layout, require_same
 
 # The official query encoder's names -> this project's ST-GCN's.
 OFFICIAL = ((re.compile(r"st_gcn_networks\.(\d+)\.(.+)"), r"blocks.\1.\2"),
@@ -133,7 +133,7 @@ def read_weights(path, encoder: torch.nn.Module, layout: str | Layout) -> Releas
         # The official checkpoints carry their graph; its size names the layout they were for.
         found_layout = None
         if graph is not None:
-            matches = [n for n, lay in _layouts().items() if lay.num_joints == graph.shape[-1]]
+            matches = [n for n, lay in LAYOUTS.items() if lay.num_joints == graph.shape[-1]]
             found_layout = matches[0] if matches else f"a {graph.shape[-1]}-joint graph"
             if not matches:
                 raise CheckpointError(f"{path}: encoder_q.A is for {found_layout}, but the data is "
@@ -156,11 +156,6 @@ def read_weights(path, encoder: torch.nn.Module, layout: str | Layout) -> Releas
         raise CheckpointError(f"{path}: classifier weight has shape {tuple(head[0].shape)}, but the "
                               f"encoder's features are {encoder.out_dim}-d")
     return Released(path, sha256_file(path), fmt, layout.name, weights, head, left)
-
-
-def _layouts() -> dict:
-    from .skeleton import LAYOUTS
-    return LAYOUTS
 
 
 def find_weights(spec: dict, given: str | None = None) -> Path:

@@ -13,13 +13,8 @@ from __future__ import annotations
 import torch
 
 from ..metrics import retrieval
+from .features import pooled
 from .linear import train_linear
-
-
-@torch.no_grad()
-def _features(method, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    return torch.cat([method.encoder(method.to_input(x[i:i + batch_size])).float()
-                      for i in range(0, len(x), batch_size)])
 
 
 def monitor(split, cfg: dict, seed: int, every: int = 1, linear_every: int = 0):
@@ -35,7 +30,8 @@ def monitor(split, cfg: dict, seed: int, every: int = 1, linear_every: int = 0):
         try:
             with torch.random.fork_rng(devices=devices):
                 encoder.eval()
-                train_f, test_f = _features(method, split.x_train), _features(method, split.x_test)
+                train_f, test_f = (pooled(encoder, x, method.stream)          # not frozen:
+                                   for x in (split.x_train, split.x_test))   # it trains on
                 out = {"monitor_knn1": round(retrieval(
                     train_f, split.y_train, test_f, split.y_test, split.num_classes,
                     k=int(spec["k"]), temperature=float(spec["temperature"]))["knn1"], 3)}
