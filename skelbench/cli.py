@@ -120,7 +120,8 @@ def list_cmd(kind, pattern, plugins):
               help="Under torchrun on GPUs: batch-norm statistics over the global batch.")
 @click.option("--suite", default=None, metavar="NAME",
               help="Run a reference suite (results/NAME/suite.yaml, e.g. embedded) instead of "
-                   "--method/--dataset/--seeds/--protocol; its records go to results/NAME/.")
+                   "--dataset/--seeds/--protocol (--method: only those rows); its records go to "
+                   "results/NAME/.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: OMP_NUM_THREADS, else torch's own). On a CPU "
                    "the count changes the numbers; it is recorded with the run.")
@@ -158,13 +159,20 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
 
         from .suite import cells as suite_cells
         from .suite import load_suite
-        given = [f"--{p.replace('_', '-')}" for p in ("methods", "protocols", "datasets", "backbones",
+        given = [f"--{p.replace('_', '-')}" for p in ("protocols", "datasets", "backbones",
                                                         "streams", "seeds", "overrides")
                  if ctx.get_parameter_source(p) != ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--suite runs the grid of its file; leave out {', '.join(given)}")
         spec = load_suite(suite)
         jobs = suite_cells(spec, full)
+        if ctx.get_parameter_source("methods") != ParameterSource.DEFAULT:
+            rows = list(dict.fromkeys(cfg["method"] for cfg, _, _ in jobs))
+            unknown = [m for m in _split_list(methods) if m not in rows]
+            if unknown:
+                raise click.UsageError(f"--method {', '.join(unknown)}: not a row of suite {suite} "
+                                       f"(rows: {', '.join(rows)})")
+            jobs = [job for job in jobs if job[0]["method"] in _split_list(methods)]
         results_dir = results_dir or spec.results_dir(full)
     elif full:
         raise click.UsageError("--full goes with --suite NAME")

@@ -315,10 +315,11 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
 def with_weights(cfg: dict, sha256: str, name: str, path: Path | None = None) -> dict:
     """``cfg`` evaluating released weights instead of pretraining: the checkpoint's SHA-256 and
     file name enter the pretraining's hash (such rows never share one with trained rows); where
-    the file lies is a path, outside it."""
-    cfg = copy.deepcopy(cfg)
+    the file lies is a path, outside it. Nothing is trained, so the recipe's training settings
+    (``args``, ``pretrain``, a phase 1 in ``init``) are dropped: a change to them leaves the
+    released rows as they are."""
+    cfg = {k: copy.deepcopy(v) for k, v in cfg.items() if k not in ("args", "pretrain", "init")}
     cfg["weights"] = {"sha256": sha256, "name": name}
-    cfg.pop("init", None)                   # nothing is trained: no phase 1 either
     if path is not None:
         cfg.setdefault("paths", {})["weights"] = str(path)
     return cfg

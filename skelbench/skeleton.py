@@ -1,6 +1,6 @@
 """Skeleton layouts: joint order, graph, bones, body parts and flip as values in one registry.
 
-A dataset card names its layout (``layout: kinect-v1-20``; ``ntu25`` when it names none), the
+A dataset card names its layout (``skeleton: kinect-v1-20``; ``ntu25`` when it names none), the
 prepared data records it in ``info.json``, and every consumer reads the layout of the data it
 is given: the backbone is built for it (``encoder.layout``), and the methods, augmentations,
 streams, protocols and preprocessing take it from there. A new layout (a 2-D one such as COCO

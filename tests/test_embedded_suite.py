@@ -105,10 +105,12 @@ def test_precise_bn_changes_a_trained_encoders_features_and_not_the_untrained_on
 
 
 def test_suite_runs_its_grid_and_a_rerun_reuses_the_committed_records(suite):
-    with pytest.raises(AssertionError):
-        invoke("run", "--suite", "tiny", "--method", "aimclr")
-    assert "--method" in invoke("run", "--suite", "tiny", "--method", "aimclr", ok=False)
+    assert "--seeds" in invoke("run", "--suite", "tiny", "--seeds", "1", ok=False)
+    out = invoke("run", "--suite", "tiny", "--method", "aimclr", ok=False)
+    assert "--method aimclr: not a row of suite tiny (rows: raw-1nn, random-init, skeletonclr)" in out
     assert "no suite 'tyni'" in invoke("run", "--suite", "tyni", ok=False)
+    # --method picks rows: random-init's 2 seeds x 2 protocols x 2 BN settings.
+    assert "# 8 runs, 8 to do" in invoke("run", "--suite", "tiny", "--method", "random-init", "--dry-run")
     plan = invoke("run", "--suite", "tiny", "--dry-run")
     # raw-1nn: 1 seed x 1 protocol; random-init 2 x 2; skeletonclr 1 x 2; each under two BN settings.
     assert "# 14 runs, 14 to do" in plan

@@ -133,7 +133,10 @@ def test_recipes_two_phase_defaults_variants_and_alias(project):
     base, aimclr = C.resolve("tranclr-base"), C.resolve("aimclr")
     assert base == aimclr and C.config_hash(base) == C.config_hash(aimclr)   # the same runs
     assert C.resolve("actclr-described")["args"]["released"] == []
-    assert C.resolve("actclr")["args"]["released"] == list(A.RELEASED)
+    assert C.resolve("actclr")["args"]["released"] == list(A.RUN)          # the published run
+    final = C.resolve("actclr-final")
+    assert final["args"]["released"] == list(A.FINAL) and final["pretrain"]["lr"] == 0.1
+    assert C.resolve("actclr")["pretrain"]["lr"] == 0.4
     out = CliRunner().invoke(main, ["list", "methods"]).output
     for name in ("tranclr-base", "tranclr-scratch", "tranclr-joint", "actclr-described"):
         assert name in out
@@ -160,11 +163,13 @@ def test_released_actionlet_is_about_zero_and_the_described_one_is_not():
 
 def test_swap_schedule_narrows_branch_two_from_the_second_stage():
     m = small(ActCLR, curriculum=(4, 8, 12))
-    assert m.swap_ranges(7) == {} and m.swap_ranges(8) == {"parts": (1, 2), "cells": (1, 3)}
+    # The code's `epoch < 200` on 1-based epochs: late from 0-based epoch 199 of 350, 7 of 12 here.
+    assert m.swap_ranges(6) == {} and m.swap_ranges(7) == {"parts": (1, 2), "cells": (1, 3)}
+    assert small(ActCLR).swap_ranges(198) == {} and small(ActCLR).swap_ranges(199) != {}
     assert small(ActCLR, curriculum=(4, 8, 12), released=()).swap_ranges(11) == {}
     # The late ranges: windows of 4-12 frames over the joints of 1-2 parts.
     x, partner = torch.zeros(200, 3, 40, 25, 1), torch.ones(200, 3, 40, 25, 1)
-    _, share = swap(x, partner, torch.Generator().manual_seed(0), layout=NTU25, **m.swap_ranges(8))
+    share = swap(x, partner, torch.Generator().manual_seed(0), layout=NTU25, **m.swap_ranges(8)).share
     pasted = share[:, 0, :, :, 0]
     cut = pasted.amax(dim=(1, 2)) == 1
     frames = (pasted[cut] > 0).any(dim=2).sum(dim=1)
@@ -175,8 +180,8 @@ def test_swap_schedule_narrows_branch_two_from_the_second_stage():
 
 def test_batch_swap_draws_share_one_window_for_the_batch():
     x, partner = torch.zeros(32, 3, 40, 25, 1), torch.ones(32, 3, 40, 25, 1)
-    _, per_batch = swap(x, partner, torch.Generator().manual_seed(3), per_batch=True, layout=NTU25)
-    _, per_sample = swap(x, partner, torch.Generator().manual_seed(3), per_batch=False, layout=NTU25)
+    per_batch = swap(x, partner, torch.Generator().manual_seed(3), per_batch=True, layout=NTU25).share
+    per_sample = swap(x, partner, torch.Generator().manual_seed(3), per_batch=False, layout=NTU25).share
     assert torch.equal(per_batch, per_batch[:1].expand_as(per_batch))
     assert not torch.equal(per_sample, per_sample[:1].expand_as(per_sample))
 
@@ -187,7 +192,7 @@ def test_speed_swap_pastes_the_nearest_of_the_partner_first_frames():
     t = 16
     x = torch.full((256, 1, t, 25, 1), -1.0)
     partner = torch.arange(t, dtype=torch.float).view(1, 1, t, 1, 1).expand(256, 1, t, 25, 1)
-    mixed, share = swap(x, partner.contiguous(), torch.Generator().manual_seed(0), cells=(3, 3), layout=NTU25)
+    mixed, share, _, _ = swap(x, partner.contiguous(), torch.Generator().manual_seed(0), cells=(3, 3), layout=NTU25)
     expected = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
     speed = plain = 0
     for i in range(256):
@@ -215,7 +220,7 @@ def test_released_step_draws_three_partners_and_swaps_the_transferred_clip(monke
 
     monkeypatch.setattr(A, "swap", spy)
     x = torch.randn(8, 3, 16, 25, 2)
-    for released, partners, same_source in ((A.RELEASED, 3, True), ((), 1, False)):
+    for released, partners, same_source in ((A.RUN, 3, True), (A.FINAL, 3, True), ((), 1, False)):
         torch.manual_seed(0)
         m = small(ActCLR, released=released)
         real_partner = m.partner
@@ -232,8 +237,8 @@ def test_released_step_draws_three_partners_and_swaps_the_transferred_clip(monke
         assert (branch3 is branch2) == same_source      # branch 3 from the transferred clip
 
 
-@pytest.mark.parametrize("released", [A.RELEASED, ()])
-def test_actclr_both_readings_train(released):
+@pytest.mark.parametrize("released", [A.RUN, A.FINAL, (), A.RUN + ("feature_axis_mix",)])
+def test_actclr_every_reading_trains(released):      # batch 8 = feature_dim 8: the run's k * c runs
     torch.manual_seed(0)
     m = small(ActCLR, released=released)
     out = m.training_step(torch.randn(8, 3, 16, 25, 2), None, 0, torch.Generator().manual_seed(0))

@@ -125,6 +125,11 @@ def test_a_run_on_released_weights_is_recorded_and_shown_apart(project, tmp_path
     path = trained / "runs" / parent["run_id"] / "checkpoint.pt"
     released_cfg = C.with_weights(cfg, sha256_file(path), path.name, path)
     assert C.config_hash(C.pretrain_section(released_cfg)) != parent["config_hash"]
+    # Nothing is trained: the recipe's training settings are not part of the row's config.
+    assert not {"args", "pretrain", "init"} & set(released_cfg)
+    other = C.resolve("supervised", "synth-xsub", overrides=["pretrain.lr=0.5"])
+    assert (C.config_hash(C.with_weights(other, sha256_file(path), path.name))
+            == C.config_hash(C.with_weights(cfg, sha256_file(path), path.name)))
     results = tmp_path / "released"
     out = Runner(results, torch.device("cpu"), log=lambda *a: None).run(
         released_cfg, 0, ["linear", "released-head"])
