@@ -167,12 +167,12 @@ def run(ctx, methods, protocols, datasets, backbones, streams, seeds, overrides,
         spec = load_suite(suite)
         jobs = suite_cells(spec, full)
         if ctx.get_parameter_source("methods") != ParameterSource.DEFAULT:
-            rows = list(dict.fromkeys(cfg["method"] for cfg, _, _ in jobs))
-            unknown = [m for m in _split_list(methods) if m not in rows]
+            wanted, rows = _split_list(methods), list(dict.fromkeys(cfg["method"] for cfg, _, _ in jobs))
+            unknown = [m for m in wanted if m not in rows]
             if unknown:
                 raise click.UsageError(f"--method {', '.join(unknown)}: not a row of suite {suite} "
                                        f"(rows: {', '.join(rows)})")
-            jobs = [job for job in jobs if job[0]["method"] in _split_list(methods)]
+            jobs = [job for job in jobs if job[0]["method"] in wanted]
         results_dir = results_dir or spec.results_dir(full)
     elif full:
         raise click.UsageError("--full goes with --suite NAME")

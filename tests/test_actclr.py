@@ -2,6 +2,7 @@
 curriculum, and its initialisation from an AimCLR pretraining."""
 import json
 
+import pytest
 import torch
 from click.testing import CliRunner
 from torch.nn import functional as F
@@ -220,7 +221,6 @@ def test_feature_axis_mix_weighs_columns_as_the_run():
     run = mixed_key(k, j, own, 1 - own, feature_axis=True)
     # Row 1 = k_1 * own + k_2 * (1 - own), elementwise: column 1 takes own[1], column 2 1 - own[2].
     torch.testing.assert_close(run[1], F.normalize(torch.tensor([0.0, 0.5, 1.0, 0.0]), dim=0))
-    import pytest
     with pytest.raises(ValueError, match=r"batch \(3\) to equal the feature dimension \(4\)"):
         mixed_key(k[:3], j[:3] % 3, own[:3], 1 - own[:3], feature_axis=True)
 

@@ -294,11 +294,10 @@ class ActCLR(MoCo):
         """Semantic-aware pooling: half global, half actionlet-weighted; in float32."""
         persons = x.shape[-1]
         with torch.no_grad():
-            fmap = self.key_encoder.forward_features(x)
+            fmap = self.key_encoder.forward_features(x).float()      # once, for both uses
         act = actionlet_map(fmap, self._key_head, anchor, persons, inert=self.inert,
                             layout=self.layout)
         with torch.no_grad(), torch.autocast(fmap.device.type, enabled=False):
-            fmap = fmap.float()
             weighted = (fmap * act).sum(dim=(2, 3)) / (act.sum(dim=(2, 3)) + 1e-5)   # as the code
             weighted = weighted.view(-1, persons, weighted.shape[1]).mean(dim=1)
             k_global = self._key_head(fmap, persons)
