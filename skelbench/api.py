@@ -97,9 +97,7 @@ class Runner:
         previous = R.find_resumable(self.results_dir, digest, seed) if self.resume else None
         if previous is not None:
             record = R.Record(self.results_dir / "runs" / previous["run_id"], previous)
-            record.update(status="running", pid=os.getpid(), host=socket.gethostname(), speed=settings,
-                          error=None, resumed_after=previous.get("error"))
-            record.save()
+            record.resume(pid=os.getpid(), host=socket.gethostname(), speed=settings)
             self.log(f"resuming pretraining {record['run_id']}")
         else:
             record = R.start_record(self.results_dir, kind="pretrain", cfg=section,

@@ -86,6 +86,17 @@ class Record(dict):
     def __init__(self, run_dir: Path, data: dict):
         super().__init__(data)
         self.run_dir = Path(run_dir)
+        self._since, self._before = self.get("created_at"), 0.0
+
+    def resume(self, **fields: Any) -> None:
+        """Mark a resumed run as running again; ``duration_s`` then adds this session's running
+        time to the earlier sessions' (not the idle time between them)."""
+        self._since, self._before = now(), float(self.get("duration_s") or 0.0)
+        self.update(status="running", error=None, resumed_after=self.get("error"), **fields)
+        self.save()
+
+    def _duration(self, finished: str) -> float:
+        return round(self._before + _seconds(self._since, finished), 1)
 
     @property
     def path(self) -> Path:
@@ -101,7 +112,7 @@ class Record(dict):
         self.update(status="done", finished_at=finished, **fields)
         if metrics is not None:
             self["metrics"] = metrics
-        self["duration_s"] = round(_seconds(self["created_at"], finished), 1)
+        self["duration_s"] = self._duration(finished)
         self.save()
         from . import dist
         if dist.is_main():
@@ -111,7 +122,7 @@ class Record(dict):
         finished = now()
         self.update(status="failed", finished_at=finished,
                     error=f"{type(error).__name__}: {error}",
-                    duration_s=round(_seconds(self["created_at"], finished), 1))
+                    duration_s=self._duration(finished))
         self.save()
 
 

@@ -55,9 +55,11 @@ def test_sigkilled_pretraining_resumes_to_the_uninterrupted_result(project, meth
     assert dead.returncode == -signal.SIGKILL, dead.stderr
     (record,) = records(killed).values()
     assert record["status"] == "running"                  # what a hard death leaves behind
-    # As Ctrl-C leaves it: failed, with the interruption as its error.
+    # As Ctrl-C leaves it: failed, with the interruption as its error and its running time, and
+    # (here) a day before the resumption.
     path = killed / "runs" / record["run_id"] / "record.json"
-    path.write_text(json.dumps({**record, "status": "failed", "error": "KeyboardInterrupt: "}))
+    path.write_text(json.dumps({**record, "status": "failed", "error": "KeyboardInterrupt: ",
+                                "created_at": "2000-01-01T00:00:00.000+00:00", "duration_s": 5.0}))
     resumed = run(method, killed)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming pretraining {record['run_id']}" in resumed.stdout
@@ -65,6 +67,7 @@ def test_sigkilled_pretraining_resumes_to_the_uninterrupted_result(project, meth
     assert b["pretrain"]["run_id"] == record["run_id"] and b["pretrain"]["status"] == "done"
     assert b["pretrain"]["error"] is None and b["pretrain"]["resumed_after"] == "KeyboardInterrupt: "
     assert b["pretrain"]["throughput"]["epochs_run"] == 2       # epochs 2 and 3 after the kill
+    assert 5.0 < b["pretrain"]["duration_s"] < 5.0 + 300       # running time, not the idle day
     wa = encoder_state(whole / "runs" / a["pretrain"]["run_id"] / "checkpoint.pt")
     wb = encoder_state(killed / "runs" / b["pretrain"]["run_id"] / "checkpoint.pt")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
