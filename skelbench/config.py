@@ -184,21 +184,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(value)
 
 
-def apply_overrides(cfg: dict, overrides: list[str], skip_missing: bool = False) -> dict:
+def apply_overrides(cfg: dict, overrides: list[str], skip_missing: bool = False,
+                    prefix: str = "") -> dict:
     """Apply ``a.b=value`` overrides; the type must match, and the key must exist (or, with
-    ``skip_missing``, the override is left out)."""
+    ``skip_missing``, the override is left out). Errors name the key as ``prefix + key``."""
     cfg = copy.deepcopy(cfg)
     for text in overrides:
         path, value = parse_override(text)
-        node = cfg
+        node, text = cfg, prefix + text
         for i, part in enumerate(path):
             if not isinstance(node, dict) or part not in node:
                 if skip_missing:
                     break
                 siblings = list(node) if isinstance(node, dict) else []
                 close = difflib.get_close_matches(part, siblings, n=3, cutoff=0.5)
-                hint = f"; did you mean {'.'.join(path[:i] + [close[0]])}?" if close else ""
-                raise ConfigError(f"--set {text!r}: no key {'.'.join(path[:i + 1])!r}{hint}")
+                hint = f"; did you mean {prefix}{'.'.join(path[:i] + [close[0]])}?" if close else ""
+                raise ConfigError(f"--set {text!r}: no key {prefix + '.'.join(path[:i + 1])!r}{hint}")
             if i < len(path) - 1:
                 node = node[part]
         else:
@@ -295,13 +296,22 @@ def resolve(method: str, dataset: str = "synth-xsub", *, backbone: str | None = 
         params = backbone_parameters(spec["name"])
         if len(path) == 2 and path[0] == "backbone" and path[1] not in spec and path[1] in params:
             spec[path[1]] = params[path[1]]
-    cfg = apply_overrides(cfg, list(overrides), skip_missing)
+    # `--set init.KEY=V` sets KEY in phase 1 only: a phase-2 ablation can keep its phase 1.
+    own = [o for o in overrides if not o.startswith("init.")]
+    phase1 = [o[len("init."):] for o in overrides if o.startswith("init.")]
+    if phase1 and not recipe.get("init"):
+        raise ConfigError(f"--set 'init.{phase1[0]}': {method} has no phase 1 (its recipe has no init)")
+    for o in phase1:
+        if o.startswith("backbone."):
+            raise ConfigError(f"--set 'init.{o}': phase 1 has phase 2's backbone; set backbone.* instead")
+    cfg = apply_overrides(cfg, own, skip_missing)
     if recipe.get("init"):
         # The pretraining this one starts from: the init recipe on the same split, stream and
         # backbone, with the overrides that exist in it. Its whole config enters this hash.
         parent = apply_overrides(resolve(recipe["init"], split, stream=stream, root=root,
                                          backbone=cfg["backbone"]["name"]),
-                                 list(overrides), skip_missing=True)
+                                 own, skip_missing=True)
+        parent = apply_overrides(parent, phase1, skip_missing, prefix="init.")
         parent["backbone"] = dict(cfg["backbone"])
         cfg["init"] = parent
     from .signatures import backbone_args

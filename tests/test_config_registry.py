@@ -59,6 +59,26 @@ def test_override_errors_name_the_key(project):
         C.resolve("skeletonclr", "synth-xsb")
 
 
+def test_init_overrides_reach_phase_1_only(project):
+    load_all()
+    base = C.resolve("actclr", "synth-xsub")
+    both = C.resolve("actclr", "synth-xsub", overrides=["args.momentum=0.5"])
+    assert both["args"]["momentum"] == both["init"]["args"]["momentum"] == 0.5
+    # A phase-2 ablation that keeps its phase 1: the parent's config (and hash) as without it.
+    kept = C.resolve("actclr", "synth-xsub", overrides=[
+        "args.momentum=0.5", f"init.args.momentum={base['init']['args']['momentum']}"])
+    assert kept["args"]["momentum"] == 0.5
+    assert C.config_hash(kept["init"]) == C.config_hash(base["init"])
+    only = C.resolve("actclr", "synth-xsub", overrides=["init.pretrain.epochs=3"])
+    assert only["init"]["pretrain"]["epochs"] == 3 and only["pretrain"] == base["pretrain"]
+    with pytest.raises(C.ConfigError, match="did you mean init.args.momentum"):
+        C.resolve("actclr", "synth-xsub", overrides=["init.args.momentm=0.5"])
+    with pytest.raises(C.ConfigError, match="skeletonclr has no phase 1"):
+        C.resolve("skeletonclr", "synth-xsub", overrides=["init.args.momentum=0.5"])
+    with pytest.raises(C.ConfigError, match="phase 2's backbone"):
+        C.resolve("actclr", "synth-xsub", overrides=["init.backbone.dropout=0.5"])
+
+
 def test_recipe_with_unknown_arg_is_refused(project):
     load_all()
     path = project / "methods" / "skeletonclr.yaml"
