@@ -385,10 +385,10 @@ def _with_defaults(add_task):
 @click.option("--table", "table", default=None, metavar="NAME",
               help="A paper's ablation table (methods/tables/NAME.yaml, e.g. tranclr-anchors, "
                    "tranclr-levels) in its layout, measured rows beside the paper's.")
-@click.option("--paired", default=None, metavar="A,B",
+@click.option("--paired", multiple=True, metavar="A,B",
               help="Only the top-1 difference of rows A and B (labels as compare shows them; "
                    "LABEL@BACKBONE where a label has several) on each split's test clips, with a "
-                   "95 % paired bootstrap interval.")
+                   "95 % paired bootstrap interval; repeatable.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None)
 def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_all, write, table,
             paired, results_dir):
@@ -412,11 +412,12 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_al
         _ablation_table(table, frame, fmt, _split_list(datasets) if datasets else None)
         return
     if paired:
-        pair = _split_list(paired)
-        if len(pair) != 2:
-            raise click.BadParameter(f"{paired!r}: two rows, A,B", param_hint="--paired")
-        for line in L.paired_lines(frame, *pair, _split_list(datasets) if datasets else None):
-            click.echo(line)
+        for given in paired:
+            pair = _split_list(given)
+            if len(pair) != 2:
+                raise click.BadParameter(f"{given!r}: two rows, A,B", param_hint="--paired")
+            for line in L.paired_lines(frame, *pair, _split_list(datasets) if datasets else None):
+                click.echo(line)
         return
     if not frame.empty and ensemble != "none":
         frame = pd.concat([frame, L.ensembles(frame, ensemble)], ignore_index=True)

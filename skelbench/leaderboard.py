@@ -121,7 +121,9 @@ def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
     """For each split where rows ``a`` and ``b`` (labels as ``compare`` shows them, with
     ``@backbone`` where a label has rows on several backbones) both have
     linear (or released-head) records with per-clip correctness: top-1 of a minus b and its 95 %
-    paired bootstrap interval over the test clips (each row's clips averaged over its seeds)."""
+    paired bootstrap interval over the test clips, each row's clips averaged over the seeds both
+    rows have (over each row's own seeds where they share none): a seed pairs the two rows' runs
+    as a clip pairs their predictions."""
     from .stats import paired_bootstrap, unpack
     if frame.empty:
         raise ConfigError("no finished results to compare")
@@ -145,13 +147,19 @@ def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
                                   "name one as " + " or ".join(f"{name}@{x}" for x in
                                                                 sorted(mine["backbone"].unique())))
             if not mine.empty:
-                rows[label] = np.mean([unpack({"n": n, "bits": bits}) for n, bits in
-                                       zip(mine["correct.n"], mine["correct.bits"])], axis=0), len(mine)
+                rows[label] = mine
         if len(rows) < 2:
             continue
-        r = paired_bootstrap(rows[a][0], rows[b][0])
-        out.append(f"{split} {stream} {kind} top-1: {a} ({rows[a][1]} seed(s)) − {b} "
-                   f"({rows[b][1]}) = {r['diff']:+.2f} points, 95 % paired bootstrap interval "
+        common = set(rows[a]["seed"]) & set(rows[b]["seed"])
+        clips, seeds = [], []
+        for label in (a, b):
+            mine = rows[label][rows[label]["seed"].isin(common)] if common else rows[label]
+            clips.append(np.mean([unpack({"n": n, "bits": bits}) for n, bits in
+                                  zip(mine["correct.n"], mine["correct.bits"])], axis=0))
+            seeds.append("seeds " + ", ".join(str(int(x)) for x in sorted(mine["seed"])))
+        r = paired_bootstrap(*clips)
+        out.append(f"{split} {stream} {kind} top-1: {a} ({seeds[0]}) − {b} ({seeds[1]}) = "
+                   f"{r['diff']:+.2f} points, 95 % paired bootstrap interval "
                    f"[{r['low']:+.2f}, {r['high']:+.2f}] over {r['n']} test clips "
                    f"({r['n_boot']} resamples, seed {r['seed']})")
     if not out:

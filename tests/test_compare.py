@@ -189,3 +189,24 @@ def test_paired_rows_compare_clip_by_clip_and_name_backbones(tmp_path):
     assert "= +25.00 points" in line and "over 200 test clips" in line
     with pytest.raises(ConfigError, match="random-init@stgcn or random-init@stgcn-tiny"):
         paired_lines(frame, "actclr", "random-init")
+
+
+def test_paired_rows_are_compared_on_the_seeds_both_have(tmp_path):
+    import numpy as np
+
+    from skelbench.leaderboard import paired_lines
+    from skelbench.stats import pack
+    right, wrong = np.ones(100, bool), np.zeros(100, bool)
+    for seed in (0, 1):
+        write(tmp_path, f"a{seed}", method="tranclr", config_hash="ha", seed=seed, correct=pack(right))
+    for seed, clips in ((0, right), (1, right), (2, wrong), (3, wrong)):
+        write(tmp_path, f"b{seed}", method="skeletonclr", config_hash="hb", seed=seed,
+              correct=pack(clips))
+    frame, _ = load_records(tmp_path)
+    [line] = paired_lines(frame, "tranclr", "skeletonclr")
+    # seeds 2 and 3, which only skeletonclr has, would make it +50.00
+    assert "tranclr (seeds 0, 1) − skeletonclr (seeds 0, 1) = +0.00 points" in line, line
+    write(tmp_path, "c5", method="actclr", config_hash="hc", seed=5, correct=pack(right))
+    frame, _ = load_records(tmp_path)
+    [line] = paired_lines(frame, "actclr", "skeletonclr")       # no seed in common: all of each
+    assert "actclr (seeds 5) − skeletonclr (seeds 0, 1, 2, 3) = +50.00 points" in line, line
