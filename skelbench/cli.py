@@ -412,11 +412,12 @@ def compare(metrics, fmt, methods, datasets, protocols, ensemble, paper, show_al
         _ablation_table(table, frame, fmt, _split_list(datasets) if datasets else None)
         return
     if paired:
+        splits = _split_list(datasets) if datasets else None
         for given in paired:
             pair = _split_list(given)
             if len(pair) != 2:
                 raise click.BadParameter(f"{given!r}: two rows, A,B", param_hint="--paired")
-            for line in L.paired_lines(frame, *pair, _split_list(datasets) if datasets else None):
+            for line in L.paired_lines(frame, *pair, splits):
                 click.echo(line)
         return
     if not frame.empty and ensemble != "none":

@@ -153,7 +153,9 @@ def paired_lines(frame: pd.DataFrame, a: str, b: str, splits=None) -> list[str]:
         common = set(rows[a]["seed"]) & set(rows[b]["seed"])
         clips, seeds = [], []
         for label in (a, b):
-            mine = rows[label][rows[label]["seed"].isin(common)] if common else rows[label]
+            mine = rows[label]
+            if common:
+                mine = mine[mine["seed"].isin(common)]
             clips.append(np.mean([unpack({"n": n, "bits": bits}) for n, bits in
                                   zip(mine["correct.n"], mine["correct.bits"])], axis=0))
             seeds.append("seeds " + ", ".join(str(int(x)) for x in sorted(mine["seed"])))
